@@ -1,0 +1,32 @@
+"""Installs the ``ssd`` package, its console scripts and optional extras."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="ssd",
+    version="0.1.0",
+    description="Synthetic speech detection: ASVspoof countermeasure recipes and toolkit",
+    python_requires=">=3.10",
+    packages=find_packages(include=["ssd", "ssd.*"]),
+    install_requires=[
+        "torch>=2.1",
+        "numpy>=1.24",
+        "kaldiio>=2.18",
+        "soundfile>=0.12",
+        "pyyaml>=6.0",
+        "configargparse>=1.7",
+        "tqdm>=4.60",
+        "matplotlib>=3.7",
+    ],
+    extras_require={
+        # Builds the bundled mini corpus: G.722 decoding, WORLD vocoder, resampling and LPC.
+        "corpus": ["G722>=1.2", "pyworld>=0.3.4", "scipy>=1.10"],
+        "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4"],
+    },
+    entry_points={
+        "console_scripts": [
+            "ssd-compute-lfcc=ssd.bin.compute_lfcc:main",
+            "ssd-score=ssd.bin.score:main",
+        ],
+    },
+)

@@ -1,0 +1,1 @@
+"""Countermeasure losses: OC-softmax, AM-softmax and softmax."""

@@ -1,0 +1,1 @@
+"""Official ASVspoof metrics: EER and t-DCF, per-attack tables, plots."""

@@ -1,0 +1,1 @@
+"""Networks: the ResNet backbone and the auxiliary-task modules."""

@@ -1,0 +1,1 @@
+"""The multi-task training step and its optimisers."""

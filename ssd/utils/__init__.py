@@ -1,0 +1,1 @@
+"""Configuration, checkpoints, logging and distributed helpers."""

@@ -1,0 +1,69 @@
+"""Kaldi data-directory files: ``key value`` tables (wav.scp, utt2spk, utt2label, ...).
+
+Readers name the file and line of every malformed entry; writers sort keys the way ``LC_ALL=C sort``
+does (byte order) and write atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from ssd.utils.fileio import atomic_write
+
+
+def read_scp(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """Read ``key rest-of-line`` entries in file order; a line without a value is an error."""
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            parts = line.split(maxsplit=1)
+            if len(parts) != 2:
+                raise ValueError(f"{path}:{lineno}: expected 'key value', got {line!r}")
+            entries.append((parts[0], parts[1]))
+    return entries
+
+
+def read_kv(path: str | os.PathLike) -> dict[str, str]:
+    """Read a ``key value`` table into a dict; duplicate keys are an error."""
+    table: dict[str, str] = {}
+    for lineno, (key, value) in enumerate(read_scp(path), 1):
+        if key in table:
+            raise ValueError(f"{path}: duplicate key {key!r} (entry {lineno})")
+        table[key] = value
+    return table
+
+
+def c_sorted(keys: Iterable[str]) -> list[str]:
+    """Sort strings in byte order, as ``LC_ALL=C sort`` does."""
+    return sorted(keys, key=lambda k: k.encode("utf-8"))
+
+
+def write_kv(path: str | os.PathLike, items: dict[str, str] | Iterable[tuple[str, str]]) -> None:
+    """Write a ``key value`` table sorted in C order, atomically."""
+    table = dict(items)
+    with atomic_write(path) as f:
+        for key in c_sorted(table):
+            f.write(f"{key} {table[key]}\n")
+
+
+def spk2utt_from_utt2spk(utt2spk: dict[str, str]) -> dict[str, str]:
+    """Invert utt2spk into spk2utt values (utterances C-sorted, space separated)."""
+    groups: dict[str, list[str]] = {}
+    for utt, spk in utt2spk.items():
+        groups.setdefault(spk, []).append(utt)
+    return {spk: " ".join(c_sorted(utts)) for spk, utts in groups.items()}
+
+
+def write_data_dir(out_dir: str | os.PathLike, tables: dict[str, dict[str, str]]) -> None:
+    """Write every table (file name -> mapping) of a data dir, plus spk2utt derived from utt2spk."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        write_kv(out_dir / name, table)
+    if "utt2spk" in tables:
+        write_kv(out_dir / "spk2utt", spk2utt_from_utt2spk(tables["utt2spk"]))

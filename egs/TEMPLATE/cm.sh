@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Corpus-agnostic countermeasure recipe: every stage after data preparation. Each recipe links this
+# file as ./cm.sh and keeps only corpus knowledge in local/ (local/corpus.sh, local/data.sh).
+#
+#   stage 0 corpus    local/corpus.sh             -> a verified (or freshly built) corpus
+#   stage 1 data      local/data.sh               -> data/<set>/ Kaldi data dirs
+#   stage 2 features  data/<set>/wav.scp          -> dump/lfcc/<set>/feats.scp (+ark) over nj jobs
+#   stage 3 train     dump/lfcc/{train,dev}       -> exp/<loss>_<variant>/best.pt, one per variant
+#   stage 4 infer     dump/lfcc/<set>, best.pt    -> exp/<tag>/scores/<set>.txt
+#   stage 5 score     scores + data/<set>/asv_scores.txt -> exp/<tag>/RESULTS.md, RESULTS.md
+set -euo pipefail
+
+log() {
+  printf '%s (%s:%s) %s\n' "$(date '+%Y-%m-%dT%H:%M:%S')" "${BASH_SOURCE[1]##*/}" "${BASH_LINENO[0]}" "$*" >&2
+}
+
+# Concatenate the per-job files named by a JOB pattern into one C-sorted file, written atomically.
+merge_parts() {
+  local num_jobs=$1 pattern=$2 out=$3 n
+  for n in $(seq "${num_jobs}"); do
+    cat "${pattern//JOB/${n}}"
+  done | LC_ALL=C sort -k1,1 > "${out}.tmp"
+  mv "${out}.tmp" "${out}"
+}
+
+# Begin configuration section.
+stage=0               # first stage to run
+stop_stage=10000      # last stage to run
+corpus=""             # corpus root handed to local/corpus.sh and local/data.sh (empty: the recipe's default)
+local_corpus_opts=""  # extra options for local/corpus.sh
+local_data_opts=""    # extra options for local/data.sh
+train_set=train       # data set the detector is trained on
+dev_set=dev           # data set that selects the checkpoint (never eval)
+test_sets="dev eval"  # data sets scored by stage 4 and 5
+nj=4                  # parallel jobs for feature extraction and inference
+fs=16000              # sample rate the corpus must have (a different rate is a data error)
+skip_bad_utts=false   # true: skip unreadable audio in stage 2, listing it in dump/lfcc/<set>/bad_utts
+dumpdir=dump          # where features go
+expdir=exp            # where experiments go
+ngpu=0                # GPUs per training job (0: CPU)
+loss=ocsoftmax        # ocsoftmax, amsoftmax or softmax
+variants="vanilla recon conv spk all"  # auxiliary-task variants to train (conf/train_<loss>_<variant>.yaml)
+train_opts=""         # extra options for ssd.bin.train, e.g. "--base conf/train_mini.yaml --epochs 3"
+infer_opts=""         # extra options for ssd.bin.infer
+score_opts=""         # extra options for ssd.bin.results
+# End configuration section.
+
+# shellcheck disable=SC2034  # read by parse_options.sh
+help_message="Usage: $0 [options]
+Runs stages ${stage}..N of the countermeasure recipe from the recipe directory (see the header of cm.sh)."
+
+. ./path.sh
+. ./cmd.sh
+. utils/parse_options.sh
+
+if [ $# -ne 0 ]; then
+  log "error: unexpected arguments: $*"
+  exit 2
+fi
+case "${loss}" in ocsoftmax|amsoftmax|softmax) ;; *) log "error: --loss ${loss}: not ocsoftmax, amsoftmax or softmax"; exit 2 ;; esac
+# shellcheck disable=SC2086  # test_sets is a list
+all_sets=$(printf '%s\n' "${train_set}" "${dev_set}" ${test_sets} | awk '!seen[$0]++' | tr '\n' ' ')
+
+if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
+  log "Stage 0: corpus (local/corpus.sh)"
+  # shellcheck disable=SC2086
+  local/corpus.sh --corpus "${corpus}" ${local_corpus_opts}
+fi
+
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+  log "Stage 1: data (local/data.sh -> data/{${all_sets% }})"
+  # shellcheck disable=SC2086
+  local/data.sh --corpus "${corpus}" ${local_data_opts} data
+  for dset in ${all_sets}; do
+    utils/validate_data_dir.sh --no-feats --no-spk-sort "data/${dset}"
+  done
+fi
+
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+  log "Stage 2: LFCC features (data/<set>/wav.scp -> ${dumpdir}/lfcc/<set>/feats.scp, nj=${nj})"
+  for dset in ${all_sets}; do
+    dump=${dumpdir}/lfcc/${dset}
+    if [ -f "${dump}/.done" ]; then
+      log "${dump} is complete (remove ${dump}/.done to redo it)"
+      continue
+    fi
+    rm -rf "${dump}"
+    mkdir -p "${dump}/data" "${dump}/log"
+    num_utts=$(wc -l < "data/${dset}/wav.scp")
+    _nj=$(( nj < num_utts ? nj : num_utts ))
+    split_scps=()
+    for n in $(seq "${_nj}"); do
+      split_scps+=("${dump}/log/wav.${n}.scp")
+    done
+    utils/split_scp.pl "data/${dset}/wav.scp" "${split_scps[@]}"
+    bad_opt=()
+    if "${skip_bad_utts}"; then
+      bad_opt=(--skip-bad-utts "${dump}/data/bad_utts.JOB")
+    fi
+    log "${dset}: ${num_utts} utterances over ${_nj} jobs, logs in ${dump}/log/lfcc.*.log"
+    ${train_cmd} JOB=1:"${_nj}" "${dump}/log/lfcc.JOB.log" \
+      ssd-compute-lfcc --fs "${fs}" --write-utt2num-frames "${dump}/data/utt2num_frames.JOB" "${bad_opt[@]}" \
+        "${dump}/log/wav.JOB.scp" "ark,scp:${dump}/data/feats.JOB.ark,${dump}/data/feats.JOB.scp"
+    merge_parts "${_nj}" "${dump}/data/feats.JOB.scp" "${dump}/feats.scp"
+    merge_parts "${_nj}" "${dump}/data/utt2num_frames.JOB" "${dump}/utt2num_frames"
+    if "${skip_bad_utts}"; then
+      cat "${dump}"/data/bad_utts.* | LC_ALL=C sort > "${dump}/bad_utts"
+    fi
+    for name in utt2spk spk2utt utt2label utt2attack asv_scores.txt corpus; do
+      [ -f "data/${dset}/${name}" ] && cp "data/${dset}/${name}" "${dump}/${name}"
+    done
+    if [ -s "${dump}/bad_utts" ]; then
+      log "warning: ${dset}: $(wc -l < "${dump}/bad_utts") utterances skipped, listed in ${dump}/bad_utts"
+      utils/filter_scp.pl "${dump}/feats.scp" "data/${dset}/utt2spk" > "${dump}/utt2spk"
+      for name in utt2label utt2attack; do
+        utils/filter_scp.pl "${dump}/feats.scp" "data/${dset}/${name}" > "${dump}/${name}"
+      done
+      utils/utt2spk_to_spk2utt.pl "${dump}/utt2spk" > "${dump}/spk2utt"
+    fi
+    utils/validate_data_dir.sh --no-wav --no-spk-sort "${dump}"
+    touch "${dump}/.done"
+    log "${dset}: $(wc -l < "${dump}/feats.scp") feature matrices in ${dump}/feats.scp"
+  done
+fi
+
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+  log "Stage 3: training (${dumpdir}/lfcc/{${train_set},${dev_set}} -> ${expdir}/${loss}_<variant>, variants: ${variants})"
+  for variant in ${variants}; do
+    tag=${loss}_${variant}
+    config=conf/train_${tag}.yaml
+    [ -f "${config}" ] || { log "error: no ${config} for variant ${variant}"; exit 2; }
+    mkdir -p "${expdir}/${tag}"
+    log "${tag}: ${config}, log in ${expdir}/${tag}/train.log"
+    # shellcheck disable=SC2086
+    ${cuda_cmd} --gpu "${ngpu}" "${expdir}/${tag}/train.log" \
+      python -m ssd.bin.train --config "${config}" ${train_opts} --ngpu "${ngpu}" \
+        --train-dir "${dumpdir}/lfcc/${train_set}" --dev-dir "${dumpdir}/lfcc/${dev_set}" \
+        --exp-dir "${expdir}/${tag}"
+  done
+fi
+
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+  log "Stage 4: inference (${dumpdir}/lfcc/<set> + best.pt -> ${expdir}/<tag>/scores/<set>.txt)"
+  device=cpu
+  [ "${ngpu}" -gt 0 ] && device=cuda
+  for variant in ${variants}; do
+    tag=${loss}_${variant}
+    for dset in ${test_sets}; do
+      # shellcheck disable=SC2086
+      ${cuda_cmd} --gpu "${ngpu}" "${expdir}/${tag}/log/infer_${dset}.log" \
+        python -m ssd.bin.infer --exp-dir "${expdir}/${tag}" --data-dir "${dumpdir}/lfcc/${dset}" \
+          --device "${device}" --out "${expdir}/${tag}/scores/${dset}.txt" ${infer_opts}
+    done
+    log "${tag}: scores in ${expdir}/${tag}/scores/"
+  done
+fi
+
+if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+  log "Stage 5: scoring (scores + data/<set>/asv_scores.txt -> ${expdir}/<tag>/RESULTS.md, RESULTS.md)"
+  exp_dirs=()
+  for variant in ${variants}; do
+    exp_dirs+=("${expdir}/${loss}_${variant}")
+  done
+  # shellcheck disable=SC2086
+  python -m ssd.bin.results --exp-dirs "${exp_dirs[@]}" --data-root data --sets ${test_sets} \
+    --out RESULTS.md ${score_opts}
+  log "Results: RESULTS.md"
+fi
+
+log "Successfully finished stages ${stage}..${stop_stage}"

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Puts the toolkit on PATH: the ssd virtual environment (set up on first use) and the Kaldi-style utils.
-MAIN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# Recipes link this file, so the repository root is found from its real location.
+MAIN_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 "${MAIN_ROOT}/tools/setup.sh"
 # shellcheck disable=SC1091
 . "${MAIN_ROOT}/tools/venv/bin/activate"

@@ -10,7 +10,7 @@ setup(
     packages=find_packages(include=["ssd", "ssd.*"]),
     install_requires=[
         "torch>=2.1",
-        "numpy>=1.24",
+        "numpy>=2.0",
         "kaldiio>=2.18",
         "soundfile>=0.12",
         "pyyaml>=6.0",

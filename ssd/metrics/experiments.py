@@ -1,0 +1,161 @@
+"""Stage 5: score every experiment's dev/eval score files and write JSON, plots and RESULTS.md files.
+
+For an experiment ``exp/<tag>`` and a set ``<set>`` it reads ``exp/<tag>/scores/<set>.txt``, the
+ground truth in ``<data-root>/<set>/`` (``utt2label``, ``utt2attack``) and that same set's ASV scores
+``<data-root>/<set>/asv_scores.txt`` (so dev is never scored with eval's ASV file). Experiments that
+lack a set's score file are listed as missing rather than failing the stage; a malformed file does
+fail it, naming the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ssd.metrics import plots
+from ssd.metrics.eer import DetCurve
+from ssd.metrics.report import ScoreReport, SortedTrials, evaluate
+from ssd.metrics.results_md import Environment, experiment_markdown, summary_markdown
+from ssd.metrics.scorefiles import Protocol, make_trials, read_asv_scores, read_cm_scores, read_protocol
+from ssd.metrics.tdcf import tdcf_curve_from_det
+from ssd.utils.fileio import atomic_write
+
+log = logging.getLogger(__name__)
+
+ASV_SCORES_NAME = "asv_scores.txt"
+
+
+@dataclass
+class SetResult:
+    """One experiment scored on one set, with where its inputs and outputs are."""
+
+    set_name: str
+    score_file: Path
+    protocol: str | None
+    asv_file: Path | None
+    report: ScoreReport
+    det: DetCurve
+    json_file: Path
+    plot_files: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class ExperimentResult:
+    """An experiment directory: its configuration, model size, and the sets that could be scored."""
+
+    exp_dir: Path
+    config: Path | None
+    model_info: dict
+    sets: dict[str, SetResult] = field(default_factory=dict)
+    missing: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str:
+        return self.exp_dir.name
+
+    @property
+    def num_parameters(self) -> int | None:
+        total = self.model_info.get("total")
+        return total if isinstance(total, int) else None
+
+
+def _read_model_info(exp_dir: Path) -> dict:
+    path = exp_dir / "model_info.json"
+    if not path.is_file():
+        return {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            info = json.load(handle)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    return info if isinstance(info, dict) else {}
+
+
+def score_set(exp: ExperimentResult, set_name: str, data_dir: Path, tdcf: str) -> SetResult | None:
+    """Score ``exp`` on one set and write its JSON and plots; None when the score file is missing."""
+    score_file = exp.exp_dir / "scores" / f"{set_name}.txt"
+    if not score_file.is_file():
+        return None
+    protocol: Protocol | None = None
+    if (data_dir / "utt2label").is_file():
+        protocol = read_protocol(data_dir)
+    asv_file = data_dir / ASV_SCORES_NAME
+    asv = read_asv_scores(asv_file) if asv_file.is_file() else None
+    trials = make_trials(read_cm_scores(score_file), protocol)
+    report = evaluate(trials, asv, tdcf=tdcf, no_asv_reason=f"{asv_file} does not exist")
+    if protocol is None:
+        report.notes.append(f"no {data_dir}/utt2label: labels and attacks taken from the score file itself")
+    if report.inverted_warning:
+        log.warning("%s: %s", score_file, report.inverted_warning)
+    json_file = exp.exp_dir / "scores" / f"{set_name}.json"
+    summary = report.to_json()
+    summary.update(experiment=exp.tag, set=set_name, protocol=protocol.path if protocol else None)
+    with atomic_write(json_file) as handle:
+        json.dump(summary, handle, indent=2)
+        handle.write("\n")
+    ranked = SortedTrials.of(trials)
+    det = ranked.det()
+    result = SetResult(
+        set_name,
+        score_file,
+        protocol.path if protocol else None,
+        asv_file if asv else None,
+        report,
+        det,
+        json_file,
+    )
+    plot_dir = exp.exp_dir / "plots"
+    hist = plot_dir / f"{set_name}_score_hist.png"
+    plots.plot_score_histograms(trials, hist, f"{exp.tag}, {set_name}")
+    result.plot_files["score histograms"] = hist
+    if report.asv is not None and report.tdcf_variant is not None and report.pooled.min_tdcf is not None:
+        curve = tdcf_curve_from_det(det, report.asv, report.tdcf_variant)
+        tdcf_png = plot_dir / f"{set_name}_tdcf.png"
+        plots.plot_tdcf_curve(det, curve, tdcf_png, f"{exp.tag}, {set_name}: {report.tdcf_variant} t-DCF")
+        result.plot_files["t-DCF against threshold"] = tdcf_png
+    return result
+
+
+def run_stage5(
+    exp_dirs: list[Path],
+    data_root: Path,
+    sets: list[str],
+    out: Path,
+    tdcf: str = "legacy",
+    command: str | None = None,
+) -> list[ExperimentResult]:
+    """Score all experiments on all sets; write per-experiment and top-level RESULTS.md and plots."""
+    if not exp_dirs:
+        raise ValueError("no experiment directories given")
+    for exp_dir in exp_dirs:
+        if not exp_dir.is_dir():
+            raise ValueError(f"{exp_dir}: not an experiment directory")
+    env = Environment.collect(data_root, sets, tdcf, command)
+    results = []
+    for exp_dir in exp_dirs:
+        config = exp_dir / "config.yaml"
+        exp = ExperimentResult(exp_dir, config if config.is_file() else None, _read_model_info(exp_dir))
+        for set_name in sets:
+            result = score_set(exp, set_name, data_root / set_name, tdcf)
+            if result is None:
+                exp.missing[set_name] = exp_dir / "scores" / f"{set_name}.txt"
+                log.warning("%s: no %s scores (%s missing)", exp.tag, set_name, exp.missing[set_name])
+            else:
+                exp.sets[set_name] = result
+                pooled = result.report.pooled
+                tdcf_text = f"{pooled.min_tdcf:.4f}" if pooled.min_tdcf is not None else "not computed"
+                log.info("%s %s: EER %.3f %%, min t-DCF %s", exp.tag, set_name, 100 * pooled.eer, tdcf_text)
+        with atomic_write(exp_dir / "RESULTS.md") as handle:
+            handle.write(experiment_markdown(exp, env))
+        results.append(exp)
+    det_plots = {}
+    for set_name in sets:
+        curves = {exp.tag: exp.sets[set_name].det for exp in results if set_name in exp.sets}
+        if curves:
+            det_plots[set_name] = out.parent / f"det_{set_name}.png"
+            plots.plot_det_curves(curves, det_plots[set_name], f"DET curves, {set_name}")
+    with atomic_write(out) as handle:
+        handle.write(summary_markdown(results, env, sets, det_plots, out.parent))
+    return results

@@ -1,0 +1,206 @@
+"""RESULTS.md writing, in the ESPnet style: the environment first, then one table per set.
+
+The per-experiment file gives pooled and per-attack figures with the inputs they came from; the
+top-level file compares all variants side by side so a reader can reproduce any row (git commit,
+corpus, config paths, the command that wrote it).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ssd.metrics.report import TDCF_NAMES, Figures
+from ssd.metrics.scorefiles import attack_sort_key
+
+if TYPE_CHECKING:
+    from ssd.metrics.experiments import ExperimentResult
+
+CORPUS_FILE = "corpus"  # data/<set>/corpus: "path <corpus dir>", written by data preparation
+_GENERATED = "<!-- written by python -m ssd.bin.results (stage 5): rerun it rather than edit -->"
+
+
+def _git(*args: str) -> str | None:
+    """Output of a git command run in the toolkit's own checkout, or None outside a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _corpus_of(path: Path) -> str:
+    """The corpus a data dir was prepared from: its ``path`` entry, else its first line, else unknown."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    fields = [line.split(maxsplit=1) for line in lines if line.strip()]
+    for entry in fields:
+        if entry[0] == "path" and len(entry) == 2:
+            return entry[1]
+    return " ".join(fields[0]) if fields else "unknown"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What a reader needs to reproduce the numbers: when, which code, which corpus, which tools."""
+
+    date: str
+    git_commit: str
+    git_dirty: bool
+    python: str
+    torch: str
+    numpy: str
+    corpus: dict[str, str]
+    tdcf: str
+    command: str | None
+
+    @classmethod
+    def collect(cls, data_root: Path, sets: list[str], tdcf: str, command: str | None = None) -> Environment:
+        commit = _git("rev-parse", "HEAD")
+        status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+        corpus = {name: _corpus_of(data_root / name / CORPUS_FILE) for name in sets}
+        return cls(
+            date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            git_commit=commit or "unknown (not a git checkout)",
+            git_dirty=bool(status),
+            python=platform.python_version(),
+            torch=_version("torch"),
+            numpy=_version("numpy"),
+            corpus=corpus,
+            tdcf=tdcf,
+            command=command,
+        )
+
+    def markdown(self) -> list[str]:
+        commit = f"`{self.git_commit}`" + (" (with uncommitted changes)" if self.git_dirty else "")
+        lines = [
+            f"- date: `{self.date}`",
+            f"- git commit: {commit}",
+            f"- python version: `{self.python}`",
+            f"- torch version: `{self.torch}`, numpy version: `{self.numpy}`",
+        ]
+        lines += [f"- corpus ({name}): `{path}`" for name, path in self.corpus.items()]
+        lines.append(f"- metric: EER and {TDCF_NAMES[self.tdcf]} (t-DCF only where the set has ASV scores)")
+        if self.command:
+            lines.append(f"- command: `{self.command}`")
+        return lines
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.3f}"
+
+
+def _tdcf(value: float | None) -> str:
+    return f"{value:.4f}" if value is not None else "n/a"
+
+
+def _rel(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _figures_row(label: str, fig: Figures) -> list[str]:
+    return [label, _pct(fig.eer), _tdcf(fig.min_tdcf), str(fig.n_bonafide), str(fig.n_spoof)]
+
+
+def experiment_markdown(exp: ExperimentResult, env: Environment) -> str:
+    """``exp/<tag>/RESULTS.md``: pooled and per-attack tables for every set, with inputs and plots."""
+    home = exp.exp_dir
+    lines = [f"# {exp.tag}", "", _GENERATED, ""]
+    lines.append(f"- config: `{exp.config}`" if exp.config else "- config: none found (no config.yaml)")
+    params = exp.num_parameters
+    lines.append(f"- parameters: {params:,}" if params is not None else "- parameters: unknown")
+    modules = exp.model_info.get("parameters")
+    if isinstance(modules, dict) and modules:
+        counts = (f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in modules.items())
+        lines.append("- parameters per module: " + ", ".join(counts))
+    if (home / "run.sh").is_file():
+        lines.append(f"- training command: `{home / 'run.sh'}`")
+    lines += ["", "## Environments", "", *env.markdown()]
+    for set_name, result in exp.sets.items():
+        report = result.report
+        lines += ["", f"## {set_name}", ""]
+        lines.append(f"- CM scores: `{result.score_file}` (figures also in `{_rel(result.json_file, home)}`)")
+        truth = f"`{result.protocol}`" if result.protocol else "the score file's own labels"
+        lines.append(f"- protocol: {truth}")
+        lines.append(f"- ASV scores: `{result.asv_file}`" if result.asv_file else "- ASV scores: none")
+        lines += [""] + _table(
+            ["set", "EER (%)", "min t-DCF", "#bona fide", "#spoof"], [_figures_row(set_name, report.pooled)]
+        )
+        if report.per_attack:
+            rows = [_figures_row(name, fig) for name, fig in report.per_attack.items()]
+            lines += [""] + _table(["attack", "EER (%)", "min t-DCF", "#bona fide", "#spoof"], rows)
+        if report.inverted_warning:
+            lines += ["", f"**WARNING: {report.inverted_warning}**"]
+        if report.notes:
+            lines += ["", *(f"- note: {note}" for note in report.notes)]
+        for what, png in result.plot_files.items():
+            lines += ["", f"![{what}, {set_name}]({_rel(png, home)})"]
+    for set_name, path in exp.missing.items():
+        lines += ["", f"## {set_name}", "", f"not scored: `{path}` does not exist"]
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(
+    results: list[ExperimentResult],
+    env: Environment,
+    sets: list[str],
+    det_plots: dict[str, Path],
+    out_dir: Path,
+) -> str:
+    """Top-level RESULTS.md: every variant side by side per set, pooled and per attack."""
+    lines = ["# RESULTS", "", _GENERATED]
+    lines += ["", "## Environments", "", *env.markdown(), "", "## Variants", ""]
+    rows = []
+    for exp in results:
+        params = f"{exp.num_parameters:,}" if exp.num_parameters is not None else "unknown"
+        config = f"`{exp.config}`" if exp.config else "none"
+        rows.append([exp.tag, config, params, f"[RESULTS.md]({_rel(exp.exp_dir / 'RESULTS.md', out_dir)})"])
+    lines += _table(["variant", "config", "parameters", "details"], rows)
+    for set_name in sets:
+        scored = [(exp.tag, exp.sets[set_name]) for exp in results if set_name in exp.sets]
+        lines += ["", f"## {set_name}", ""]
+        if not scored:
+            lines.append("no variant has scores for this set")
+            continue
+        rows = [_figures_row(tag, result.report.pooled) for tag, result in scored]
+        lines += _table(["variant", "EER (%)", "min t-DCF", "#bona fide", "#spoof"], rows)
+        warned = [tag for tag, result in scored if result.report.inverted_warning]
+        if warned:
+            lines += ["", f"**WARNING: pooled EER above 50 % for {', '.join(warned)}: inverted score sign?**"]
+        if set_name in det_plots:
+            lines += ["", f"![DET curves, {set_name}]({_rel(det_plots[set_name], out_dir)})"]
+        attacks = sorted({a for _, r in scored for a in r.report.per_attack}, key=attack_sort_key)
+        if not attacks:
+            continue
+        tables = [("EER (%)", lambda f: _pct(f.eer))]
+        if any(fig.min_tdcf is not None for _, r in scored for fig in r.report.per_attack.values()):
+            tables.append(("min t-DCF", lambda f: _tdcf(f.min_tdcf)))
+        for title, value in tables:
+            rows = []
+            for tag, result in scored:
+                per_attack = result.report.per_attack
+                rows.append([tag] + [value(per_attack[a]) if a in per_attack else "-" for a in attacks])
+            lines += ["", f"### {set_name}: {title} per attack", ""] + _table(["variant", *attacks], rows)
+    missing = [(exp, set_name, path) for exp in results for set_name, path in exp.missing.items()]
+    if missing:
+        lines += ["", "## Missing scores", ""]
+        lines += [f"- {exp.tag}, {set_name}: `{path}` does not exist" for exp, set_name, path in missing]
+    return "\n".join(lines) + "\n"

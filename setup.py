@@ -17,16 +17,23 @@ setup(
         "configargparse>=1.7",
         "tqdm>=4.60",
         "matplotlib>=3.7",
+        # ssd-detect resamples recordings at other rates (polyphase filtering).
+        "scipy>=1.10",
     ],
     extras_require={
-        # Builds the bundled mini corpus: G.722 decoding, WORLD vocoder, resampling and LPC.
-        "corpus": ["G722>=1.2", "pyworld>=0.3.4", "scipy>=1.10"],
+        # Builds the bundled mini corpus: G.722 decoding and the WORLD vocoder attacks.
+        "corpus": ["G722>=1.2", "pyworld>=0.3.4"],
+        # ssd-export --onnx and its equivalence test.
+        "onnx": ["onnx", "onnxruntime"],
         "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4"],
     },
     entry_points={
         "console_scripts": [
             "ssd-compute-lfcc=ssd.bin.compute_lfcc:main",
             "ssd-score=ssd.bin.score:main",
+            "ssd-detect=ssd.bin.detect:main",
+            "ssd-export=ssd.bin.export:main",
+            "ssd-pack=ssd.bin.pack:main",
         ],
     },
 )

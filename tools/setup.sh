@@ -48,8 +48,8 @@ if [ ! -x "${venv}/bin/python" ]; then
   echo "$0: creating ${venv} with $(${python} --version)" >&2
   "${python}" -m venv "${venv}"
 fi
-echo "$0: installing ${torch_req} and ssd (editable, extras corpus,test) into ${venv}" >&2
+echo "$0: installing ${torch_req} and ssd (editable, extras corpus,test,onnx) into ${venv}" >&2
 "${venv}/bin/pip" install --quiet --disable-pip-version-check "${torch_req}"
-"${venv}/bin/pip" install --quiet --disable-pip-version-check -e "${main_root}[corpus,test]"
+"${venv}/bin/pip" install --quiet --disable-pip-version-check -e "${main_root}[corpus,test,onnx]"
 echo "${fingerprint}" > "${stamp}"
 echo "$0: done" >&2

@@ -8,6 +8,7 @@
 #   stage 3 train     dump/lfcc/{train,dev}       -> exp/<loss>_<variant>/best.pt, one per variant
 #   stage 4 infer     dump/lfcc/<set>, best.pt    -> exp/<tag>/scores/<set>.txt
 #   stage 5 score     scores + data/<set>/asv_scores.txt -> exp/<tag>/RESULTS.md, RESULTS.md
+#   stage 6 pack      exp/<tag>, scores           -> exp/<tag>/packed/<tag>.zip (for ssd-detect --model)
 set -euo pipefail
 
 log() {
@@ -43,6 +44,7 @@ variants="vanilla recon conv spk all"  # auxiliary-task variants to train (conf/
 train_opts=""         # extra options for ssd.bin.train, e.g. "--base conf/train_mini.yaml --epochs 3"
 infer_opts=""         # extra options for ssd.bin.infer
 score_opts=""         # extra options for ssd.bin.results
+pack_opts=""          # extra options for ssd.bin.pack (stage 6)
 # End configuration section.
 
 # shellcheck disable=SC2034  # read by parse_options.sh
@@ -117,7 +119,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
       done
       utils/utt2spk_to_spk2utt.pl "${dump}/utt2spk" > "${dump}/spk2utt"
     fi
-    utils/validate_data_dir.sh --no-wav --no-spk-sort "${dump}"
+    utils/validate_data_dir.sh --no-spk-sort "${dump}"
     touch "${dump}/.done"
     log "${dset}: $(wc -l < "${dump}/feats.scp") feature matrices in ${dump}/feats.scp"
   done
@@ -165,6 +167,17 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   python -m ssd.bin.results --exp-dirs "${exp_dirs[@]}" --data-root data --sets ${test_sets} \
     --out RESULTS.md ${score_opts}
   log "Results: RESULTS.md"
+fi
+
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+  log "Stage 6: packing (${expdir}/<tag>/best.pt + scores -> ${expdir}/<tag>/packed/<tag>.zip)"
+  for variant in ${variants}; do
+    tag=${loss}_${variant}
+    # shellcheck disable=SC2086
+    python -m ssd.bin.pack --exp-dir "${expdir}/${tag}" --data-root data --fs "${fs}" --dev-set "${dev_set}" \
+      --out "${expdir}/${tag}/packed/${tag}.zip" ${pack_opts}
+    log "${tag}: score any recording with: ssd-detect <audio> --model ${expdir}/${tag}/packed/${tag}.zip"
+  done
 fi
 
 log "Successfully finished stages ${stage}..${stop_stage}"

@@ -1,0 +1,370 @@
+"""Using a trained countermeasure on any audio: ``Detector.load(path).score(waveform, fs)``.
+
+A detector comes from a packed archive (``ssd-pack``, stage 6) or straight from an experiment
+directory. It scores audio exactly as the recipe does, so that a file in ``data/<set>/wav.scp`` gets
+the score stage 4 wrote for it:
+
+1. **audio**: anything libsndfile reads (wav, flac, ogg/vorbis, opus, mp3, aiff, ...) or a Kaldi pipe
+   ``cmd |``, as float64 in [-1, 1] (integer PCM / 32768, as stage 2 reads it). Multi-channel audio is
+   mixed to mono by the mean of its channels. Another sampling rate is converted to the model's by
+   polyphase resampling (``scipy.signal.resample_poly``: the rate ratio reduced to ``up/down``, a
+   Kaiser-windowed sinc low-pass with beta 5, cut-off at the lower Nyquist frequency, zero phase, so
+   the output is time-aligned and ``len * up / down`` samples long). Audio already at the model's rate
+   is used untouched.
+2. **features**: the official LFCC of :mod:`ssd.frontend.lfcc`, stored as float32 like stage 2's dump.
+3. **scores**: :func:`ssd.inference.score_table`, the function of stage 4, with the model's
+   evaluation windows (:mod:`ssd.data.windows`: repeat-pad to the window length, longer inputs
+   averaged over fixed-hop windows). Higher = more bona fide.
+4. **decision**: ``bonafide`` when ``score >= threshold`` (by default the dev-set EER threshold), else
+   ``spoof``.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import torch
+from torch import nn
+
+from ssd.data.windows import eval_windows
+from ssd.frontend.audio import AudioError, read_audio
+from ssd.frontend.lfcc import lfcc
+from ssd.inference import score_table
+from ssd.packing import (
+    DEFAULT_THRESHOLD,
+    PackedModel,
+    PackError,
+    eval_policy,
+    from_experiment,
+    frontend_settings,
+    read_packed,
+)
+from ssd.tasks.multitask import MultiTaskModel
+from ssd.utils.checkpoint import load_model_state
+from ssd.utils.fileio import atomic_write
+
+BONAFIDE = "bonafide"
+SPOOF = "spoof"
+# File name endings a directory scan picks up: the common formats libsndfile decodes.
+AUDIO_EXTENSIONS = frozenset({
+    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf",
+    ".w64", ".rf64", ".sph", ".nist", ".voc",
+})
+
+
+def read_any_audio(spec: str, name: str = "") -> tuple[np.ndarray, int, int]:
+    """Decode a file (any libsndfile format, any channel count) or a Kaldi pipe ``cmd |``.
+
+    Returns (mono float64 samples, sampling rate, number of channels in the source). Pipes keep the
+    recipe's contract (mono only) and go through stage 2's reader; files are mixed to mono.
+    """
+    spec = spec.strip()
+    if spec.endswith("|"):
+        waveform, fs = read_audio(spec, name)
+        return waveform, fs, 1
+    who = f"{name!r} ({spec})" if name and name != spec else spec
+    if not os.path.isfile(spec):
+        raise AudioError(f"{who}: no such file")
+    try:
+        samples, fs = sf.read(spec, dtype="float64", always_2d=True)
+    except (sf.SoundFileError, RuntimeError) as err:
+        raise AudioError(f"{who}: cannot decode audio: {err}") from err
+    if samples.shape[0] == 0:
+        raise AudioError(f"{who}: contains no samples")
+    waveform = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1)
+    if not np.isfinite(waveform).all():
+        bad = int(np.flatnonzero(~np.isfinite(waveform))[0])
+        raise AudioError(f"{who}: non-finite sample (NaN or inf) at index {bad}")
+    return waveform, int(fs), int(samples.shape[1])
+
+
+def resample(waveform: np.ndarray, fs: int, target_fs: int) -> np.ndarray:
+    """Polyphase resampling of a mono waveform from ``fs`` to ``target_fs`` (identity when equal)."""
+    if fs == target_fs:
+        return waveform
+    if fs <= 0 or target_fs <= 0:
+        raise ValueError(f"sampling rates must be positive, got {fs} -> {target_fs}")
+    try:  # imported here so that audio at the model's rate needs no scipy
+        from scipy.signal import resample_poly
+    except ImportError as err:
+        raise ImportError(f"resampling {fs} Hz to {target_fs} Hz needs scipy (pip install scipy)") from err
+    g = int(np.gcd(fs, target_fs))
+    return resample_poly(waveform, target_fs // g, fs // g)
+
+
+def audio_files(directory: str | os.PathLike) -> list[str]:
+    """Audio files under ``directory`` (recursively, by extension), sorted, so runs are repeatable."""
+    found = [os.path.join(root, f) for root, _, files in os.walk(directory) for f in files
+             if os.path.splitext(f)[1].lower() in AUDIO_EXTENSIONS]
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The verdict on one input; ``error`` is set (and score/decision are None) when it could not be read."""
+
+    name: str
+    score: float | None
+    decision: str | None
+    threshold: float
+    duration: float | None
+    fs: int | None
+    channels: int | None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Scorer(nn.Module):
+    """Backbone + CM-loss score as one module: (B, 60, T) features -> (B,) scores, for ONNX export."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.backbone = model.backbone
+        self.cm_loss = model.cm_loss
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        embedding, logits = self.backbone(feats)
+        return self.cm_loss.score(embedding, logits)
+
+
+class _Features:
+    """In-memory feature matrices offered the way score_table reads a FeatureTable (len, feats(i))."""
+
+    def __init__(self, matrices: Sequence[np.ndarray]) -> None:
+        self.matrices = matrices
+
+    def __len__(self) -> int:
+        return len(self.matrices)
+
+    def feats(self, index: int) -> np.ndarray:
+        return self.matrices[index]
+
+
+def _scoring_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The training config with every auxiliary task off: only the backbone and CM loss get built."""
+    cfg = copy.deepcopy(config)
+    tasks = cfg.get("tasks") or {}
+    cfg["tasks"] = {name: {**(section or {}), "weight": 0.0} for name, section in tasks.items()}
+    return cfg
+
+
+def _device(device: str | torch.device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {device!r} (cpu, cuda or cuda:N): {err}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but torch sees no CUDA GPU (use --device cpu)")
+    return dev
+
+
+class Detector:
+    """A trained countermeasure ready to score audio (see the module docstring for the exact policy).
+
+    ``threshold`` (and ``threshold_name``) is the decision threshold in use, set with
+    :meth:`use_threshold`; ``thresholds`` holds the named ones of the model (``dev_eer``, and
+    ``dev_min_tdcf`` when the dev set had ASV scores). ``manifest``, ``config`` and ``readme`` are the
+    archive's description, training configuration and model card.
+    """
+
+    def __init__(self, packed: PackedModel, device: str | torch.device = "cpu") -> None:
+        self.source = packed.source
+        self.manifest = packed.manifest
+        self.config = packed.config
+        self.readme = packed.readme  # the model card
+        frontend = self.manifest.get("frontend") or {}
+        self.fs = int(frontend.get("fs", 0))
+        try:
+            expected = frontend_settings(self.fs)
+        except ValueError as err:
+            raise PackError(f"{packed.source}: unusable front-end sampling rate: {err}") from err
+        if frontend != expected:
+            differ = sorted(k for k in set(frontend) | set(expected) if frontend.get(k) != expected.get(k))
+            raise PackError(
+                f"{packed.source}: the model was trained on features this version of ssd does not compute "
+                f"(front-end settings differ in {', '.join(differ)}); use the ssd version that packed it "
+                f"({self.manifest.get('ssd_version', 'unknown')})"
+            )
+        policy = eval_policy(self.config)
+        self.window_frames, self.hop_frames = policy["window_frames"], policy["hop_frames"]
+        self.batch_size = int((self.config.get("eval") or {}).get("batch_size", 64))
+        self.device = _device(device)
+        model = MultiTaskModel(_scoring_config(self.config), 0)
+        try:
+            load_model_state(model, packed.state_dict, packed.source)
+        except ValueError as err:
+            raise PackError(str(err)) from err
+        self.model = model.to(self.device).eval()
+        self.thresholds = {name: float(entry["value"]) for name, entry in
+                           (self.manifest.get("thresholds") or {}).items()
+                           if isinstance(entry, dict) and entry.get("value") is not None}
+        default = (self.manifest.get("thresholds") or {}).get("default", DEFAULT_THRESHOLD)
+        if default not in self.thresholds:
+            raise PackError(f"{packed.source}: the manifest has no value for its default threshold {default}")
+        self.threshold_name = default
+        self.threshold = self.thresholds[default]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu", **experiment: Any) -> Detector:
+        """Load a packed archive (a file) or an experiment directory (keyword arguments as
+        :func:`ssd.packing.from_experiment`, e.g. ``checkpoint``, ``fs``, ``data_root``)."""
+        if os.path.isdir(path):
+            return cls(from_experiment(path, **experiment), device)
+        if experiment:
+            raise TypeError(f"options {sorted(experiment)} apply to experiment directories, not archives")
+        return cls(read_packed(path), device)
+
+    @property
+    def tag(self) -> str:
+        return str(self.manifest.get("tag") or "")
+
+    def use_threshold(self, value: float | str) -> float:
+        """Set the decision threshold to a number or to a named one (``dev_eer``, ``dev_min_tdcf``)."""
+        if isinstance(value, str) and value in self.thresholds:
+            self.threshold_name, self.threshold = value, self.thresholds[value]
+        else:
+            try:
+                number = float(value)
+            except ValueError:
+                names = ", ".join(sorted(self.thresholds))
+                raise ValueError(f"threshold {value!r} is neither a number nor one of: {names}") from None
+            if not np.isfinite(number):
+                raise ValueError(f"threshold must be finite, got {value!r}")
+            self.threshold_name, self.threshold = "user", number
+        return self.threshold
+
+    def decide(self, score: float, threshold: float | None = None) -> str:
+        """``bonafide`` when ``score >= threshold`` (default: the detector's threshold), else ``spoof``."""
+        return BONAFIDE if score >= (self.threshold if threshold is None else threshold) else SPOOF
+
+    def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
+        """(frames, 60) float32 LFCC of a waveform: (samples,) or (samples, channels), any rate."""
+        x = np.asarray(waveform, dtype=np.float64)
+        if x.ndim == 2:
+            if x.shape[1] > x.shape[0]:
+                raise ValueError(f"waveform of shape {x.shape} looks like (channels, samples); pass "
+                                 "(samples, channels), as soundfile reads it (e.g. waveform.T)")
+            x = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)
+        if x.ndim != 1 or x.size == 0:
+            raise ValueError(f"need a non-empty (samples,) or (samples, channels) waveform, got {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError("waveform has non-finite samples (NaN or inf)")
+        return lfcc(resample(x, int(fs), self.fs), self.fs).astype(np.float32)
+
+    def score_features(self, matrices: Sequence[np.ndarray], batch_size: int | None = None) -> np.ndarray:
+        """Scores (float64) of (frames, 60) feature matrices, with stage 4's windows and averaging."""
+        if not len(matrices):
+            return np.zeros(0)
+        return score_table(self.model, _Features(matrices), self.window_frames, self.hop_frames,
+                           batch_size or self.batch_size, self.device, progress=False)
+
+    def score(self, waveform: np.ndarray, fs: int) -> float:
+        """Score one waveform (float samples in [-1, 1]); higher = more bona fide."""
+        return float(self.score_features([self.features(waveform, fs)])[0])
+
+    def window_batch(self, feats: np.ndarray) -> torch.Tensor:
+        """The (W, 60, window_frames) network inputs of one feature matrix (what ONNX models take)."""
+        return torch.from_numpy(eval_windows(feats, self.window_frames, self.hop_frames))
+
+    def scorer(self) -> nn.Module:
+        """The network as one module: (B, 60, window_frames) float32 -> (B,) scores, in eval mode."""
+        return _Scorer(self.model).eval()
+
+    def score_files(self, items: Iterable[str | tuple[str, str]], batch_size: int | None = None,
+                    skip_errors: bool = False, progress: bool = False) -> list[Detection]:
+        """Score audio files (paths, or ``(name, path-or-pipe)`` pairs as in wav.scp), in input order.
+
+        An unreadable input raises AudioError naming it, unless ``skip_errors``: then its Detection carries
+        the message.
+        ``progress`` shows a tqdm bar on stderr.
+        """
+        pairs = [(item, item) if isinstance(item, str) else (item[0], item[1]) for item in items]
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(pairs), unit="file", desc="scoring", leave=False)
+        chunk = max(batch_size or self.batch_size, 1)
+        results: list[Detection] = []
+        try:
+            for start in range(0, len(pairs), chunk):
+                results.extend(self._score_chunk(pairs[start:start + chunk], batch_size, skip_errors, bar))
+        finally:
+            if bar is not None:
+                bar.close()
+        return results
+
+    def _score_chunk(self, pairs: list[tuple[str, str]], batch_size: int | None, skip_errors: bool,
+                     bar: Any) -> list[Detection]:
+        """Read and featurise a chunk of inputs (the bar counts them), then score them in one pass."""
+        feats: list[np.ndarray] = []
+        info: list[tuple[float, int, int] | str] = []  # (duration, fs, channels), or the error
+        for name, spec in pairs:
+            try:
+                waveform, fs, channels = read_any_audio(spec, name)
+                feats.append(self.features(waveform, fs))
+                info.append((waveform.size / fs, fs, channels))
+            except ValueError as err:  # AudioError included; every message names the input
+                message = str(err) if name in str(err) else f"{name}: {err}"
+                if not skip_errors:
+                    raise AudioError(message) from err
+                info.append(message)
+            if bar is not None:
+                bar.update()
+        scores = iter(self.score_features(feats, batch_size).tolist())
+        out = []
+        for (name, _), entry in zip(pairs, info, strict=True):
+            if isinstance(entry, str):
+                out.append(Detection(name, None, None, self.threshold, None, None, None, error=entry))
+            else:
+                score = next(scores)
+                out.append(Detection(name, score, self.decide(score), self.threshold, *entry))
+        return out
+
+    def export_onnx(self, path: str | os.PathLike, opset: int = 17) -> None:
+        """Write the scoring network as ONNX: input ``feats`` (batch, 60, window_frames) float32 LFCC
+        windows, output ``score`` (batch,); the LFCC, windowing and averaging stay outside the graph.
+
+        The model's metadata (``ssd.*`` properties: rate, window, hop, thresholds) tells an ONNX user
+        how to prepare the input and read the output. Uses torch's TorchScript-based exporter, which
+        needs no onnxscript and exports this network in about a second.
+        """
+        try:
+            import onnx
+        except ImportError as err:
+            raise ImportError("ONNX export needs the onnx package: pip install 'ssd[onnx]'") from err
+        example = torch.zeros(2, int(self.config["model"]["feat_dim"]), self.window_frames)
+        module = copy.deepcopy(_Scorer(self.model)).to("cpu").eval()
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=DeprecationWarning)
+            warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
+            torch.onnx.export(module, (example,), buffer, input_names=["feats"], output_names=["score"],
+                              dynamic_axes={"feats": {0: "batch"}, "score": {0: "batch"}},
+                              opset_version=opset, dynamo=False)
+        graph = onnx.load_from_string(buffer.getvalue())
+        meta = {
+            "ssd.tag": self.tag,
+            "ssd.fs": str(self.fs),
+            "ssd.window_frames": str(self.window_frames),
+            "ssd.hop_frames": str(self.hop_frames),
+            "ssd.threshold": repr(self.threshold),
+            "ssd.threshold_name": self.threshold_name,
+            "ssd.thresholds": json.dumps(self.thresholds),
+            "ssd.score": "higher = more bona fide; utterance score = mean over its windows",
+            "ssd.frontend": json.dumps(self.manifest.get("frontend")),
+        }
+        onnx.helper.set_model_props(graph, meta)
+        with atomic_write(path, mode="wb") as f:
+            f.write(graph.SerializeToString())

@@ -1,0 +1,489 @@
+"""Packed detectors: one zip file that holds everything needed to score audio with a trained model.
+
+Members of a packed archive (format ``ssd-detector``, version :data:`FORMAT_VERSION`):
+
+- ``manifest.json``: format name and version, the sha256 and size of every other member, the front
+  end (sampling rate, LFCC settings), the evaluation windows, the decision thresholds, the dev/eval
+  figures, and where the model came from (experiment tag, corpus, git commit, ssd version);
+- ``weights.pt``: the scoring network's ``state_dict`` (backbone and countermeasure loss), written by
+  ``torch.save`` and read back with ``torch.load(weights_only=True)``;
+- ``config.yaml``: the resolved training configuration;
+- ``README.md``: a short model card;
+- ``RESULTS.md`` (optional): the experiment's results page as stage 5 wrote it.
+
+Reading never executes anything from the archive: the manifest is JSON, the config is read with
+``yaml.safe_load``, and the weights go through PyTorch's tensor-only unpickler after their checksum
+was verified. An archive of another format version is refused with a message naming both versions.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import os
+import subprocess
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from ssd import __version__
+from ssd.data.datadir import read_kv
+from ssd.frontend import lfcc
+from ssd.metrics.report import SortedTrials, evaluate
+from ssd.metrics.scorefiles import make_trials, read_asv_scores, read_cm_scores
+from ssd.metrics.tdcf import TdcfUndefinedError, min_tdcf_from_det
+from ssd.utils.checkpoint import load_checkpoint
+from ssd.utils.fileio import atomic_write
+
+FORMAT_NAME = "ssd-detector"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+WEIGHTS = "weights.pt"
+CONFIG = "config.yaml"
+README = "README.md"
+RESULTS = "RESULTS.md"
+# Members are read into memory: a manifest is a few kB and the paper-size weights are 90 MB, so these
+# caps only stop a damaged or hostile archive from exhausting memory.
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_MEMBER_BYTES = 1 << 31
+# A fixed timestamp on every member makes two packings of the same content byte-identical.
+_ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+
+
+class PackError(ValueError):
+    """A packed detector that cannot be used: not an archive, corrupted, another format version, unsafe."""
+
+
+@dataclass
+class PackedModel:
+    """The decoded content of a packed detector (or of an experiment directory read the same way)."""
+
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    readme: str = ""
+    extra_files: dict[str, bytes] = field(default_factory=dict)
+    source: str = ""
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex sha256 digest of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def serialize_state_dict(state_dict: dict[str, torch.Tensor]) -> bytes:
+    """``torch.save`` of a flat name -> tensor mapping; tensors are copied to CPU and made contiguous."""
+    clean = {name: tensor.detach().to("cpu").contiguous().clone() for name, tensor in state_dict.items()}
+    buffer = io.BytesIO()
+    torch.save(clean, buffer)
+    return buffer.getvalue()
+
+
+def write_packed(path: str | os.PathLike, manifest: dict[str, Any], state_dict: dict[str, torch.Tensor],
+                 config: dict[str, Any], readme: str, extra_files: dict[str, bytes] | None = None,
+                 ) -> dict[str, Any]:
+    """Write a packed detector atomically; returns the manifest as stored (with format and checksums).
+
+    ``manifest`` carries the descriptive fields; this function adds ``format``, ``format_version``
+    and ``files`` (sha256 and size of each member), which :func:`read_packed` verifies.
+    """
+    members: dict[str, bytes] = {
+        WEIGHTS: serialize_state_dict(state_dict),
+        CONFIG: yaml.safe_dump(config, sort_keys=False, default_flow_style=None).encode("utf-8"),
+        README: readme.encode("utf-8"),
+    }
+    for name, data in (extra_files or {}).items():
+        if name in members or name == MANIFEST:
+            raise ValueError(f"extra archive member {name!r} clashes with a standard member")
+        members[name] = data
+    stored = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        **{k: v for k, v in manifest.items() if k not in ("format", "format_version", "files")},
+        "files": {name: {"sha256": sha256_hex(data), "bytes": len(data)} for name, data in members.items()},
+    }
+    manifest_bytes = (json.dumps(stored, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    with atomic_write(path, mode="wb") as f, zipfile.ZipFile(f, "w") as archive:
+        for name, data in [(MANIFEST, manifest_bytes), *members.items()]:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_STORED if name == WEIGHTS else zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return stored
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, where: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise PackError(f"{where}: the archive has no {name} (not a packed ssd detector?)") from None
+    if info.file_size > limit:
+        raise PackError(f"{where}: {name} is {info.file_size} bytes, over the limit of {limit}")
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
+        raise PackError(f"{where}: {name} is corrupted ({err}); download or pack the model again") from err
+
+
+def _check_manifest(manifest: Any, where: str) -> dict[str, Any]:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise PackError(f"{where}: {MANIFEST} does not describe an {FORMAT_NAME!r} archive")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        made_by = manifest.get("ssd_version", "an unknown version")
+        raise PackError(
+            f"{where}: packed detector format version {version!r} (written by ssd {made_by}); this ssd "
+            f"reads format version {FORMAT_VERSION}. Load it with the ssd version that packed it, or "
+            "repack the experiment with this version's ssd-pack."
+        )
+    files = manifest.get("files")
+    if not isinstance(files, dict) or WEIGHTS not in files or CONFIG not in files:
+        raise PackError(f"{where}: {MANIFEST} lists no checksums for {WEIGHTS} and {CONFIG}")
+    return manifest
+
+
+def load_state_dict_bytes(data: bytes, where: str) -> dict[str, torch.Tensor]:
+    """Unpickle weights with the tensor-only loader; anything else (code, objects) is refused."""
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad data
+        raise PackError(
+            f"{where}: refused to load {WEIGHTS}: it is not a plain tensor state_dict "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
+            "Packed weights are read with torch.load(weights_only=True) and never execute code."
+        ) from err
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise PackError(f"{where}: {WEIGHTS} is not a mapping of parameter names to tensors")
+    return state
+
+
+def read_packed(path: str | os.PathLike) -> PackedModel:
+    """Open a packed detector: check format, version and every checksum, then decode the members."""
+    where = str(path)
+    if not os.path.isfile(path):
+        raise PackError(f"{where}: no such file")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise PackError(f"{where}: not a readable zip archive ({err}); is the download complete?") from err
+    with archive:
+        raw_manifest = _read_member(archive, MANIFEST, where, limit=MAX_MANIFEST_BYTES)
+        try:
+            manifest = json.loads(raw_manifest.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise PackError(f"{where}: {MANIFEST} is not valid JSON ({err})") from err
+        manifest = _check_manifest(manifest, where)
+        contents: dict[str, bytes] = {}
+        for name, entry in manifest["files"].items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+                raise PackError(f"{where}: {MANIFEST} has no sha256 for {name}")
+            data = _read_member(archive, name, where)
+            if sha256_hex(data) != entry["sha256"]:
+                raise PackError(
+                    f"{where}: checksum mismatch for {name} (sha256 {sha256_hex(data)[:16]}..., manifest "
+                    f"says {entry['sha256'][:16]}...): the archive is corrupted or was modified"
+                )
+            contents[name] = data
+    state_dict = load_state_dict_bytes(contents.pop(WEIGHTS), where)
+    try:
+        config = yaml.safe_load(contents.pop(CONFIG).decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise PackError(f"{where}: {CONFIG} is not valid yaml ({err})") from err
+    if not isinstance(config, dict):
+        raise PackError(f"{where}: {CONFIG} is not a mapping")
+    readme = contents.pop(README, b"").decode("utf-8", "replace")
+    return PackedModel(manifest, config, state_dict, readme, contents, where)
+
+
+# ---------------------------------------------------------------------------------------------------
+# From an experiment directory to the content of a packed detector
+# ---------------------------------------------------------------------------------------------------
+
+# The scoring network is the backbone plus the CM loss (its centre or class weights define the score);
+# the auxiliary networks (decoder, converter, speaker head) only matter in training and are not packed.
+SCORING_PREFIXES = ("backbone.", "cm_loss.")
+DEFAULT_THRESHOLD = "dev_eer"
+
+
+def scoring_state(model_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The backbone and CM-loss entries of a full MultiTaskModel state_dict."""
+    state = {k: v for k, v in model_state.items() if k.startswith(SCORING_PREFIXES)}
+    if not any(k.startswith("backbone.") for k in state):
+        raise ValueError("the checkpoint's model state has no backbone.* entries (not a MultiTaskModel?)")
+    return state
+
+
+def frontend_settings(fs: int) -> dict[str, Any]:
+    """The front end a detector's features come from: this code's LFCC constants at rate ``fs``."""
+    win, hop = lfcc.frame_geometry(fs)
+    return {
+        "name": "lfcc-asvspoof2019",
+        "fs": fs,
+        "preemphasis": lfcc.PREEMPHASIS,
+        "window_samples": win,
+        "hop_samples": hop,
+        "window": "hamming-symmetric",
+        "nfft": lfcc.NFFT,
+        "num_filters": lfcc.NUM_FILTERS,
+        "num_ceps": lfcc.NUM_CEPS,
+        "deltas": "static+delta+delta-delta, x[t+1]-x[t-1], edges repeated",
+        "feature_dim": lfcc.FEATURE_DIM,
+        "dtype": "float32",
+    }
+
+
+def eval_policy(config: dict[str, Any]) -> dict[str, Any]:
+    """The evaluation windows stage 4 uses (ssd.data.windows), read from the training config."""
+    try:
+        length, hop = int(config["model"]["input_frames"]), int(config["eval"]["hop_frames"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"config lacks model.input_frames or eval.hop_frames ({err})") from err
+    return {
+        "window_frames": length,
+        "hop_frames": hop,
+        "short": "repeat-pad to window_frames",
+        "long": "mean of the scores of window_frames-long windows every hop_frames, plus one at the end",
+    }
+
+
+def git_commit() -> dict[str, Any]:
+    """Commit of the git checkout holding this ssd code, and whether it had local changes (else nulls)."""
+    where = os.path.dirname(os.path.abspath(__file__))
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", where, *args], capture_output=True, text=True, check=False,
+                                  timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def corpus_info(corpus_file: str | os.PathLike | None) -> dict[str, Any]:
+    """The corpus a model was trained on, from a data dir's ``corpus`` file (``path /abs/LA``).
+
+    The bundled mini corpus is recognised by its ``.complete`` marker (profile, seed, generator version).
+    """
+    if corpus_file is None or not os.path.isfile(corpus_file):
+        return {"path": None, "mini_corpus": None, "source": None}
+    path = read_kv(corpus_file).get("path")
+    marker = os.path.join(path, ".complete") if path else None
+    mini = None
+    if marker and os.path.isfile(marker):
+        with open(marker, encoding="utf-8") as f:
+            mini = f.read().strip()
+    return {"path": path, "mini_corpus": mini, "source": str(corpus_file)}
+
+
+def set_figures(scores: str | os.PathLike, asv_scores: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Pooled EER (and legacy min t-DCF with ASV scores) of a score file, with the thresholds reaching them.
+
+    Thresholds follow ssd.metrics: a trial is called bona fide when ``score >= threshold``.
+    """
+    trials = make_trials(read_cm_scores(scores))
+    asv = read_asv_scores(asv_scores) if asv_scores is not None else None
+    report = evaluate(trials, asv, "legacy")
+    out: dict[str, Any] = {
+        "scores": str(scores),
+        "n_bonafide": report.n_bonafide,
+        "n_spoof": report.n_spoof,
+        "eer": report.pooled.eer,
+        "eer_threshold": report.pooled.eer_threshold,
+        "min_tdcf": None,
+        "min_tdcf_threshold": None,
+        "asv_scores": str(asv_scores) if asv_scores is not None else None,
+    }
+    if report.asv is not None:
+        try:
+            value, threshold = min_tdcf_from_det(SortedTrials.of(trials).det(), report.asv, "legacy")
+        except TdcfUndefinedError:
+            value, threshold = None, None
+        out["min_tdcf"], out["min_tdcf_threshold"] = value, threshold
+    return out
+
+
+def thresholds_from_dev(dev: dict[str, Any], dev_set: str) -> dict[str, Any]:
+    """Decision thresholds from the dev figures: the EER threshold, and the min t-DCF one when known."""
+    thresholds: dict[str, Any] = {
+        "default": DEFAULT_THRESHOLD,
+        "rule": "bonafide if score >= threshold",
+        "dev_eer": {"value": dev["eer_threshold"], "set": dev_set, "eer": dev["eer"]},
+    }
+    if dev.get("min_tdcf_threshold") is not None:
+        thresholds["dev_min_tdcf"] = {"value": dev["min_tdcf_threshold"], "set": dev_set,
+                                      "min_tdcf": dev["min_tdcf"]}
+    return thresholds
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    """JSON has no infinity: a threshold of +inf (reject everything) is stored as null."""
+    return value if value is None or abs(value) != float("inf") else None
+
+
+def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
+    """The archive's README.md: what the model is, how it was made, how well it did, how to use it."""
+    tag = manifest.get("tag") or "model"
+    loss = config.get("loss", {}).get("name", "?")
+    tasks = {name: (section or {}).get("weight", 0) for name, section in (config.get("tasks") or {}).items()}
+    on = ", ".join(f"{name} (weight {w:g})" for name, w in tasks.items() if w) or "none (vanilla)"
+    fe, ev, corpus, git = manifest["frontend"], manifest["eval"], manifest["corpus"], manifest["git"]
+    lines = [
+        f"# {tag}: synthetic speech detector (ssd)",
+        "",
+        "A spoofing countermeasure: given speech, it returns a score, higher = more likely bona fide "
+        "(human) speech, and calls the input `bonafide` when the score is at least the threshold, else "
+        "`spoof`.",
+        "",
+        "## Model",
+        "",
+        f"- LFCC front end ({fe['feature_dim']} dims: {fe['num_ceps']} static + delta + delta-delta, "
+        f"{fe['window_samples']}-sample windows every {fe['hop_samples']} samples at {fe['fs']} Hz)",
+        f"- pre-activation ResNet with attentive statistics pooling, {manifest['parameters']:,} parameters "
+        f"in the scoring network; loss `{loss}`",
+        f"- auxiliary training tasks: {on}",
+        f"- evaluation: {ev['window_frames']}-frame windows every {ev['hop_frames']} frames, scores "
+        "averaged; shorter inputs are repeat-padded",
+        "",
+        "## Provenance",
+        "",
+        f"- experiment `{tag}`, checkpoint {manifest['checkpoint']['file']} "
+        f"(epoch {manifest['checkpoint']['epoch']})",
+        f"- corpus: {corpus['path'] or 'unknown'}"
+        + (f" (the bundled mini corpus, {corpus['mini_corpus']}: a test corpus, not ASVspoof data)"
+           if corpus.get("mini_corpus") else ""),
+        f"- code: ssd {manifest['ssd_version']}, git commit {git['commit'] or 'unknown'}"
+        + (" (with local changes)" if git.get("dirty") else ""),
+        f"- packed {manifest['created']}",
+        "",
+        "## Results",
+        "",
+        "| set | bona fide | spoof | EER (%) | min t-DCF |",
+        "|---|---|---|---|---|",
+    ]
+    for name, fig in manifest["figures"].items():
+        tdcf = f"{fig['min_tdcf']:.4f}" if fig.get("min_tdcf") is not None else "-"
+        lines.append(f"| {name} | {fig['n_bonafide']} | {fig['n_spoof']} | {100 * fig['eer']:.3f} | {tdcf} |")
+    lines += ["", "## Decision thresholds", ""]
+    for name, entry in manifest["thresholds"].items():
+        if isinstance(entry, dict):
+            mark = " (default)" if name == manifest["thresholds"]["default"] else ""
+            lines.append(f"- `{name}`{mark}: {entry['value']} (from the {entry['set']} set)")
+    lines += [
+        "",
+        "## Use",
+        "",
+        "```",
+        f"ssd-detect recording.flac --model {tag}.zip            # score, decision, threshold, duration",
+        f"ssd-detect a.wav b.ogg some_dir/ --model {tag}.zip --json",
+        "```",
+        "",
+        "```python",
+        "from ssd import Detector",
+        f"det = Detector.load('{tag}.zip')",
+        "score = det.score(waveform, fs)  # any rate; (samples,) or (samples, channels) as soundfile reads",
+        "print(score, det.decide(score))",
+        "```",
+        "",
+        "Other sampling rates are resampled to the model's rate and multi-channel audio is averaged to "
+        "mono before the LFCC.",
+        "",
+        "## Limitations",
+        "",
+        "The model has only seen the attacks and recording conditions of its training corpus; scores on "
+        "other material (codecs, noise, unseen synthesis methods) are not calibrated and the threshold may "
+        "not transfer. A score is evidence, not proof.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def from_experiment(exp_dir: str | os.PathLike, checkpoint: str = "best.pt", fs: int = 16000,
+                    dev_set: str = "dev", data_root: str | os.PathLike | None = None,
+                    corpus_file: str | os.PathLike | None = None) -> PackedModel:
+    """Everything a packed detector holds, read from an experiment directory (nothing is written).
+
+    Weights and config come from ``exp_dir/checkpoint``; figures from ``exp_dir/scores/<set>.txt``
+    (recomputed with ssd.metrics), with ``data_root/<set>/asv_scores.txt`` for the min t-DCF where it
+    exists; thresholds from the ``dev_set`` scores. The corpus is read from ``corpus_file``, else from
+    the ``corpus`` file of the training dump dir named in the config, else ``data_root/train/corpus``.
+    """
+    exp = os.fspath(exp_dir)
+    # A bare file name is inside the experiment directory, as ssd.bin.infer's --checkpoint.
+    ckpt_path = os.path.join(exp, checkpoint) if len(Path(checkpoint).parts) == 1 else checkpoint
+    state = load_checkpoint(ckpt_path)
+    for key in ("config", "model"):
+        if key not in state:
+            raise ValueError(f"{ckpt_path}: checkpoint has no {key!r} entry")
+    config = state["config"]
+    weights = scoring_state(state["model"])
+
+    figures: dict[str, Any] = {}
+    scores_dir = os.path.join(exp, "scores")
+    names = sorted(f[:-4] for f in os.listdir(scores_dir) if f.endswith(".txt")) \
+        if os.path.isdir(scores_dir) else []
+    for name in names:
+        asv = os.path.join(data_root, name, "asv_scores.txt") if data_root is not None else None
+        figures[name] = set_figures(os.path.join(scores_dir, f"{name}.txt"),
+                                    asv if asv is not None and os.path.isfile(asv) else None)
+        figures[name]["scores"] = f"scores/{name}.txt"  # relative to the experiment, not this machine
+    if dev_set not in figures:
+        raise FileNotFoundError(
+            f"{os.path.join(scores_dir, dev_set + '.txt')} does not exist: the decision threshold comes "
+            "from the dev scores (run stage 4 on the dev set first)"
+        )
+    for fig in figures.values():
+        for key in ("eer_threshold", "min_tdcf_threshold"):
+            fig[key] = _finite_or_none(fig[key])
+
+    if corpus_file is None:
+        train_dir = (config.get("data") or {}).get("train_dir")
+        candidates = [os.path.join(train_dir, "corpus")] if train_dir else []
+        if data_root is not None:
+            candidates.append(os.path.join(data_root, "train", "corpus"))
+        corpus_file = next((c for c in candidates if os.path.isfile(c)), None)
+
+    manifest: dict[str, Any] = {
+        "ssd_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "tag": os.path.basename(os.path.normpath(exp)),
+        "checkpoint": {"file": os.path.basename(ckpt_path), "epoch": state.get("epoch"),
+                       "dev_eer_in_training": state.get("dev_eer")},
+        "parameters": sum(t.numel() for k, t in weights.items() if not k.endswith("num_batches_tracked")),
+        "frontend": frontend_settings(fs),
+        "eval": eval_policy(config),
+        "score": {"higher_means": "bonafide", "loss": (config.get("loss") or {}).get("name")},
+        "thresholds": thresholds_from_dev(figures[dev_set], dev_set),
+        "figures": figures,
+        "corpus": corpus_info(corpus_file),
+        "git": git_commit(),
+    }
+    if manifest["thresholds"]["dev_eer"]["value"] is None:
+        raise ValueError(f"{dev_set} scores give no finite EER threshold")
+    extra = {}
+    results_md = os.path.join(exp, "RESULTS.md")
+    if os.path.isfile(results_md):
+        with open(results_md, "rb") as f:
+            extra[RESULTS] = f.read()
+    return PackedModel(manifest, config, weights, model_card(manifest, config), extra, exp)
+
+
+def pack_experiment(exp_dir: str | os.PathLike, out: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
+    """Write ``out`` (a zip) from an experiment directory; keyword arguments as :func:`from_experiment`."""
+    packed = from_experiment(exp_dir, **kwargs)
+    return write_packed(out, packed.manifest, packed.state_dict, packed.config, packed.readme,
+                        packed.extra_files)

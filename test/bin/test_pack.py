@@ -1,0 +1,90 @@
+"""ssd-pack (stage 6): an experiment directory becomes one archive with weights, thresholds and figures."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from detector_helpers import TinyExperiment, tiny_experiment
+
+from ssd.bin import pack
+from ssd.metrics.scorefiles import read_cm_scores
+from ssd.packing import RESULTS, read_packed
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyExperiment:
+    return tiny_experiment(tmp_path_factory)
+
+
+def copy_experiment(tiny: TinyExperiment, dst: Path) -> Path:
+    shutil.copytree(tiny.exp, dst, ignore=shutil.ignore_patterns("packed"))
+    return dst
+
+
+def test_pack_with_asv_scores(tiny: TinyExperiment, tmp_path: Path) -> None:
+    out = tmp_path / "packed" / "model.zip"
+    assert pack.main(["--exp-dir", str(tiny.exp), "--out", str(out), "--data-root", str(tiny.data)]) == 0
+    packed = read_packed(out)
+    m = packed.manifest
+    dev = read_cm_scores(tiny.exp / "scores" / "dev.txt")
+    assert m["thresholds"]["dev_eer"]["value"] in dev.scores  # an EER threshold is one of the dev scores
+    assert m["thresholds"]["dev_min_tdcf"]["value"] in dev.scores
+    assert m["figures"]["dev"]["min_tdcf"] is not None and m["figures"]["eval"]["min_tdcf"] is None
+    assert m["figures"]["eval"]["scores"] == "scores/eval.txt"
+    assert m["checkpoint"] == {"file": "best.pt", "epoch": 3, "dev_eer_in_training": 0.5}
+    with zipfile.ZipFile(out) as z:
+        assert sorted(z.namelist()) == ["README.md", "config.yaml", "manifest.json", "weights.pt"]
+    # Packing is repeatable: the same experiment gives byte-identical weights and config.
+    again = tmp_path / "again.zip"
+    assert pack.main(["--exp-dir", str(tiny.exp), "--out", str(again), "--data-root", str(tiny.data)]) == 0
+    files = read_packed(again).manifest["files"]
+    for name in ("weights.pt", "config.yaml"):
+        assert files[name] == m["files"][name]
+
+
+def test_pack_without_asv_scores_keeps_results_page(tiny: TinyExperiment, tmp_path: Path) -> None:
+    exp = copy_experiment(tiny, tmp_path / "ocsoftmax_all")
+    (exp / "RESULTS.md").write_text("# ocsoftmax_all\n\n| set | EER |\n")
+    out = tmp_path / "model.zip"
+    assert pack.main(["--exp-dir", str(exp), "--out", str(out)]) == 0
+    packed = read_packed(out)
+    assert "dev_min_tdcf" not in packed.manifest["thresholds"]
+    assert packed.manifest["figures"]["dev"]["min_tdcf"] is None
+    assert packed.extra_files[RESULTS] == b"# ocsoftmax_all\n\n| set | EER |\n"
+
+
+def test_missing_dev_scores_fail_clearly(tiny: TinyExperiment, tmp_path: Path,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    exp = copy_experiment(tiny, tmp_path / "exp")
+    (exp / "scores" / "dev.txt").unlink()
+    out = tmp_path / "model.zip"
+    with caplog.at_level(logging.ERROR):
+        assert pack.main(["--exp-dir", str(exp), "--out", str(out)]) == 1
+    assert "scores/dev.txt does not exist" in caplog.text and "stage 4" in caplog.text
+    assert not out.exists()
+
+    with caplog.at_level(logging.ERROR):
+        assert pack.main(["--exp-dir", str(exp), "--out", str(out), "--checkpoint", "last.pt"]) == 1
+    assert "last.pt does not exist" in caplog.text
+
+
+def test_stage6_command_line(tiny: TinyExperiment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             caplog: pytest.LogCaptureFixture) -> None:
+    """The recipe's stage 6 call, from the recipe directory with relative paths."""
+    recipe = tmp_path / "recipe"
+    (recipe / "exp").mkdir(parents=True)
+    copy_experiment(tiny, recipe / "exp" / "ocsoftmax_all")
+    os.symlink(tiny.data, recipe / "data")
+    monkeypatch.chdir(recipe)
+    with caplog.at_level(logging.INFO):
+        assert pack.main(["--exp-dir", "exp/ocsoftmax_all", "--data-root", "data", "--fs", "16000",
+                          "--out", "exp/ocsoftmax_all/packed/ocsoftmax_all.zip"]) == 0
+    assert "dev EER" in caplog.text and "dev_min_tdcf" in caplog.text
+    manifest = read_packed(recipe / "exp" / "ocsoftmax_all" / "packed" / "ocsoftmax_all.zip").manifest
+    assert manifest["tag"] == "ocsoftmax_all"
+    assert manifest["figures"]["dev"]["asv_scores"] == "data/dev/asv_scores.txt"

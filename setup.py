@@ -21,8 +21,9 @@ setup(
         "scipy>=1.10",
     ],
     extras_require={
-        # Builds the bundled mini corpus: G.722 decoding and the WORLD vocoder attacks.
-        "corpus": ["G722>=1.2", "pyworld>=0.3.4"],
+        # Builds the bundled mini corpus: G.722 decoding and the WORLD vocoder attacks (pyworld 0.3.5
+        # still imports pkg_resources, which newer setuptools removed).
+        "corpus": ["G722>=1.2", "pyworld>=0.3.4", "setuptools<81"],
         # ssd-export --onnx and its equivalence test.
         "onnx": ["onnx", "onnxruntime"],
         "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4"],

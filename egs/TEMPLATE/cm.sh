@@ -100,9 +100,11 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
       bad_opt=(--skip-bad-utts "${dump}/data/bad_utts.JOB")
     fi
     log "${dset}: ${num_utts} utterances over ${_nj} jobs, logs in ${dump}/log/lfcc.*.log"
+    # Kaldi style: the scp holds absolute ark paths, so features read the same from any directory.
+    ark_dir=$(cd "${dump}/data" && pwd)
     ${train_cmd} JOB=1:"${_nj}" "${dump}/log/lfcc.JOB.log" \
       ssd-compute-lfcc --fs "${fs}" --write-utt2num-frames "${dump}/data/utt2num_frames.JOB" "${bad_opt[@]}" \
-        "${dump}/log/wav.JOB.scp" "ark,scp:${dump}/data/feats.JOB.ark,${dump}/data/feats.JOB.scp"
+        "${dump}/log/wav.JOB.scp" "ark,scp:${ark_dir}/feats.JOB.ark,${dump}/data/feats.JOB.scp"
     merge_parts "${_nj}" "${dump}/data/feats.JOB.scp" "${dump}/feats.scp"
     merge_parts "${_nj}" "${dump}/data/utt2num_frames.JOB" "${dump}/utt2num_frames"
     if "${skip_bad_utts}"; then

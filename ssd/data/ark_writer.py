@@ -58,10 +58,18 @@ def remove_if_exists(path: str | os.PathLike) -> None:
         os.remove(path)
 
 
+def _naming(err: OSError, what: str) -> OSError:
+    """The same OS error (errno kept) with a message that says which output and why."""
+    if err.errno is None:
+        return OSError(f"{what}: {err}")
+    return OSError(err.errno, f"{what}: {err.strerror}")
+
+
 class ArkScpWriter:
     """Context manager writing matrices to an ark and, on a clean exit only, publishing the scp.
 
-    On an exception the partial ark is deleted (nothing refers to it) and no scp is written.
+    On an exception, including a write that fails on a full disk, the partial ark is deleted (nothing
+    refers to it) and no scp is written.
     """
 
     def __init__(self, wspecifier: str) -> None:
@@ -86,7 +94,10 @@ class ArkScpWriter:
         if key in self._keys:
             raise ValueError(f"duplicate ark key {key!r} in {self.spec.ark}")
         self._keys.add(key)
-        kaldiio.save_ark(self._ark, {key: matrix}, scp=self._scp, text=self.spec.text)
+        try:
+            kaldiio.save_ark(self._ark, {key: matrix}, scp=self._scp, text=self.spec.text)
+        except OSError as err:  # e.g. a full disk: say which file and utterance, not just the errno
+            raise _naming(err, f"cannot write {key!r} to {self.spec.ark}") from err
 
     def __exit__(
         self,
@@ -97,13 +108,22 @@ class ArkScpWriter:
         assert self._ark is not None
         ark, self._ark = self._ark, None
         if exc_type is not None:
-            ark.close()
-            remove_if_exists(self.spec.ark)
+            self._discard(ark)
             return
-        # The ark must be durable before the scp that points into it is published.
-        ark.flush()
-        os.fsync(ark.fileno())
-        ark.close()
-        if self.spec.scp is not None:
-            with atomic_write(self.spec.scp) as f:
-                f.write(self._scp.getvalue())
+        try:
+            # The ark must be durable before the scp that points into it is published.
+            ark.flush()
+            os.fsync(ark.fileno())
+            ark.close()
+            if self.spec.scp is not None:
+                with atomic_write(self.spec.scp) as f:
+                    f.write(self._scp.getvalue())
+        except OSError as err:
+            self._discard(ark)
+            raise _naming(err, f"cannot complete {self.spec.ark} and its scp") from err
+
+    def _discard(self, ark: IO[bytes]) -> None:
+        """Close and delete a partial ark; closing may fail again (a full disk) and must not stop that."""
+        with contextlib.suppress(OSError):
+            ark.close()
+        remove_if_exists(self.spec.ark)

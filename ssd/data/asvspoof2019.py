@@ -29,6 +29,8 @@ ASV_SCORE_FILES = {
     "eval": "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt",
 }
 KEYS = ("bonafide", "spoof")
+# The attacks of ASVspoof 2019 LA: A01-A06 in train and dev, A07-A19 in eval ('-' marks bona fide).
+ATTACKS = frozenset(f"A{i:02d}" for i in range(1, 20))
 MAX_LISTED = 10
 
 
@@ -62,20 +64,26 @@ def asv_scores_path(corpus_dir: str | os.PathLike, subset: str) -> Path | None:
 
 
 def read_cm_protocol(path: str | os.PathLike) -> list[ProtocolEntry]:
-    """Parse a CM protocol, checking field count, keys, the attack/key agreement and unique ids."""
+    """Parse a CM protocol, checking field count, keys, attack ids, the attack/key agreement, unique ids."""
     entries: list[ProtocolEntry] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.split()
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            try:
+                fields = raw.decode("utf-8").split()
+            except UnicodeDecodeError as err:
+                raise CorpusError(f"{where}: not UTF-8 text ({err.reason}): not a protocol?") from None
             if not fields:
                 continue
-            where = f"{path}:{lineno}"
             if len(fields) != 5:
                 raise CorpusError(f"{where}: expected 5 fields 'SPEAKER UTT - ATTACK KEY', got {len(fields)}")
             speaker, utt, _, attack, key = fields
             if key not in KEYS:
                 raise CorpusError(f"{where}: key {key!r} is neither 'bonafide' nor 'spoof'")
+            if attack != "-" and attack not in ATTACKS:
+                raise CorpusError(f"{where}: attack {attack!r} of {utt} is not an ASVspoof 2019 LA attack "
+                                  "(A01..A19, or '-' for bona fide)")
             if (key == "bonafide") != (attack == "-"):
                 raise CorpusError(f"{where}: {utt} is {key} with attack {attack!r} "
                                   "('-' is for bona fide only)")

@@ -14,11 +14,19 @@ from ssd.utils.fileio import atomic_write
 
 
 def read_scp(path: str | os.PathLike) -> list[tuple[str, str]]:
-    """Read ``key rest-of-line`` entries in file order; a line without a value is an error."""
+    """Read ``key rest-of-line`` entries in file order; a line without a value is an error.
+
+    Lines end at a line feed, as in Kaldi, and are decoded one by one so that bytes that are not
+    UTF-8 are reported with their line.
+    """
     entries = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}:{lineno}: not UTF-8 text ({err.reason} at byte {err.start + 1} "
+                                 "of the line)") from None
             if not line:
                 continue
             parts = line.split(maxsplit=1)

@@ -21,7 +21,8 @@ STDERR_TAIL_CHARS = 600
 
 
 class AudioError(ValueError):
-    """An utterance's audio is missing, undecodable or violates the recipe's format (mono, rate, finite)."""
+    """An utterance's audio is missing, undecodable or violates the recipe's format (mono, rate, finite,
+    within full scale)."""
 
 
 def _who(utt: str, source: str) -> str:
@@ -75,4 +76,9 @@ def read_audio(spec: str, utt: str = "", expected_fs: int | None = None) -> tupl
     if not np.isfinite(waveform).all():
         bad = int(np.flatnonzero(~np.isfinite(waveform))[0])
         raise AudioError(f"{who}: non-finite sample (NaN or inf) at index {bad}")
+    # Integer PCM always decodes into [-1, 1); only float audio can exceed full scale (clipped floats).
+    over = np.flatnonzero(np.abs(waveform) > 1.0)
+    if over.size:
+        raise AudioError(f"{who}: {over.size} sample(s) beyond full scale, first {waveform[over[0]]:.6g} at "
+                         f"index {int(over[0])}; float audio must lie in [-1, 1]")
     return waveform, fs

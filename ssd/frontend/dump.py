@@ -2,13 +2,18 @@
 
 This is the library behind ``ssd-compute-lfcc``; the recipe runs one job per ``wav.scp`` split.
 Files are published in commit order: the optional skip list and ``utt2num_frames`` first, the scp
-last, so a job that fails leaves no scp and its split is simply re-run.
+last, so a job that fails leaves no scp (nor utt2num_frames) and its split is simply re-run.
+
+Test hook: with ``SSD_FAULT_EXIT_AFTER_UTTS=N`` in the environment a job SIGKILLs itself right after
+writing its N-th matrix, as ``kill -9``, the out-of-memory killer or a cluster's time limit would (no
+clean-up code runs). The fault-injection tests (test/faults/) use it to interrupt a dump at a known point.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +28,8 @@ from ssd.utils.fileio import atomic_write
 from ssd.utils.progress import Progress
 
 logger = logging.getLogger(__name__)
+
+FAULT_ENV = "SSD_FAULT_EXIT_AFTER_UTTS"
 
 
 @dataclass
@@ -45,6 +52,17 @@ def _write_pairs(path: str | os.PathLike, pairs: Iterable[tuple[str, object]]) -
     with atomic_write(path) as f:
         for key, value in pairs:
             f.write(f"{key} {value}\n")
+
+
+def _kill_after() -> int | None:
+    """The utterance count after which the test hook kills this process (None: hook not set)."""
+    value = os.environ.get(FAULT_ENV, "")
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{FAULT_ENV}={value!r}: expected a number of utterances") from None
 
 
 def _checked_entries(wav_scp: str | os.PathLike) -> list[tuple[str, str]]:
@@ -73,6 +91,7 @@ def dump_lfcc(
     is logged as a warning and listed there as ``utt reason``.
     """
     frame_geometry(fs)
+    kill_after = _kill_after()
     entries = _checked_entries(wav_scp)
     for stale in (utt2num_frames, skip_bad_utts):
         if stale is not None:
@@ -83,30 +102,39 @@ def dump_lfcc(
     bad: list[tuple[str, str]] = []
     progress = Progress(len(entries), f"LFCC {wav_scp}", logger, interval=log_interval_s)
     start = time.perf_counter()
-    with ArkScpWriter(wspecifier) as writer:
-        for utt, spec in entries:
-            try:
-                waveform, _ = read_audio(spec, utt, expected_fs=fs)
-            except AudioError as err:
-                if skip_bad_utts is None:
-                    raise
-                logger.warning("skipping: %s", err)
-                bad.append((utt, " ".join(str(err).split())))
+    try:
+        with ArkScpWriter(wspecifier) as writer:
+            for utt, spec in entries:
+                try:
+                    waveform, _ = read_audio(spec, utt, expected_fs=fs)
+                except AudioError as err:
+                    if skip_bad_utts is None:
+                        raise
+                    logger.warning("skipping: %s", err)
+                    bad.append((utt, " ".join(str(err).split())))
+                    progress.update()
+                    continue
+                feats = lfcc(waveform, fs).astype(np.float32)
+                writer.write(utt, feats)
+                num_frames.append((utt, feats.shape[0]))
+                stats.frames += feats.shape[0]
+                stats.audio_seconds += waveform.size / fs
                 progress.update()
-                continue
-            feats = lfcc(waveform, fs).astype(np.float32)
-            writer.write(utt, feats)
-            num_frames.append((utt, feats.shape[0]))
-            stats.frames += feats.shape[0]
-            stats.audio_seconds += waveform.size / fs
-            progress.update()
+                if len(num_frames) == kill_after:
+                    os.kill(os.getpid(), signal.SIGKILL)
 
-        stats.utterances, stats.skipped = len(num_frames), len(bad)
-        if skip_bad_utts is not None:
-            _write_pairs(skip_bad_utts, bad)
-        if not num_frames:
-            raise AudioError(f"{wav_scp}: all {len(bad)} utterances failed; see {skip_bad_utts}")
+            stats.utterances, stats.skipped = len(num_frames), len(bad)
+            if skip_bad_utts is not None:
+                _write_pairs(skip_bad_utts, bad)
+            if not num_frames:
+                raise AudioError(f"{wav_scp}: all {len(bad)} utterances failed; see {skip_bad_utts}")
+            if utt2num_frames is not None:
+                _write_pairs(utt2num_frames, num_frames)
+    except BaseException:
+        # The ark was not committed (an error, or a full disk when it was flushed): the
+        # utt2num_frames written just before it must not outlive it.
         if utt2num_frames is not None:
-            _write_pairs(utt2num_frames, num_frames)
+            remove_if_exists(utt2num_frames)
+        raise
     stats.elapsed_seconds = time.perf_counter() - start
     return stats

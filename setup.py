@@ -14,7 +14,6 @@ setup(
         "kaldiio>=2.18",
         "soundfile>=0.12",
         "pyyaml>=6.0",
-        "configargparse>=1.7",
         "tqdm>=4.60",
         "matplotlib>=3.7",
         # ssd-detect resamples recordings at other rates (polyphase filtering).
@@ -35,6 +34,8 @@ setup(
             "ssd-detect=ssd.bin.detect:main",
             "ssd-export=ssd.bin.export:main",
             "ssd-pack=ssd.bin.pack:main",
+            "ssd-train=ssd.bin.train:main",
+            "ssd-infer=ssd.bin.infer:main",
         ],
     },
 )

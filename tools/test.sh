@@ -15,4 +15,5 @@ echo "== shellcheck" >&2
 mapfile -t shell_scripts < <(git ls-files '*.sh' 'egs/*/run.sh' | sort -u)
 shellcheck -x "${shell_scripts[@]}"
 echo "== pytest" >&2
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 python -m pytest "$@"

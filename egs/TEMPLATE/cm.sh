@@ -7,7 +7,7 @@
 #   stage 2 features  data/<set>/wav.scp          -> dump/lfcc/<set>/feats.scp (+ark) over nj jobs
 #   stage 3 train     dump/lfcc/{train,dev}       -> exp/<loss>_<variant>/best.pt, one per variant
 #   stage 4 infer     dump/lfcc/<set>, best.pt    -> exp/<tag>/scores/<set>.txt
-#   stage 5 score     scores + data/<set>/asv_scores.txt -> exp/<tag>/RESULTS.md, RESULTS.md
+#   stage 5 score     scores + dump/lfcc/<set>/asv_scores.txt -> exp/<tag>/RESULTS.md, RESULTS.md
 #   stage 6 pack      exp/<tag>, scores           -> exp/<tag>/packed/<tag>.zip (for ssd-detect --model)
 set -euo pipefail
 
@@ -38,7 +38,8 @@ fs=16000              # sample rate the corpus must have (a different rate is a 
 skip_bad_utts=false   # true: skip unreadable audio in stage 2, listing it in dump/lfcc/<set>/bad_utts
 dumpdir=dump          # where features go
 expdir=exp            # where experiments go
-ngpu=0                # GPUs per training job (0: CPU)
+ngpu=0                # GPUs per node for each training job (0: CPU; >1: DDP ranks on the node)
+num_nodes=1           # nodes per training job (>1: multi-node DDP, ranks started by srun under Slurm)
 loss=ocsoftmax        # ocsoftmax, amsoftmax or softmax
 variants="vanilla recon conv spk all"  # auxiliary-task variants to train (conf/train_<loss>_<variant>.yaml)
 train_opts=""         # extra options for ssd.bin.train, e.g. "--base conf/train_mini.yaml --epochs 3"
@@ -135,11 +136,21 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     [ -f "${config}" ] || { log "error: no ${config} for variant ${variant}"; exit 2; }
     mkdir -p "${expdir}/${tag}"
     log "${tag}: ${config}, log in ${expdir}/${tag}/train.log"
-    # shellcheck disable=SC2086
-    ${cuda_cmd} --gpu "${ngpu}" "${expdir}/${tag}/train.log" \
-      python -m ssd.bin.train --config "${config}" ${train_opts} --ngpu "${ngpu}" \
-        --train-dir "${dumpdir}/lfcc/${train_set}" --dev-dir "${dumpdir}/lfcc/${dev_set}" \
-        --exp-dir "${expdir}/${tag}"
+    train_args=(--config "${config}" --train-dir "${dumpdir}/lfcc/${train_set}"
+      --dev-dir "${dumpdir}/lfcc/${dev_set}" --exp-dir "${expdir}/${tag}")
+    if [ "${num_nodes}" -gt 1 ]; then
+      # One srun task per GPU (or per node on CPU); each reads its rank from the SLURM_* environment.
+      ranks_per_node=$(( ngpu > 0 ? ngpu : 1 ))
+      # shellcheck disable=SC2086
+      ${cuda_cmd} --gpu "${ngpu}" --num-nodes "${num_nodes}" --ntasks-per-node "${ranks_per_node}" \
+        "${expdir}/${tag}/train.log" srun python -m ssd.bin.train "${train_args[@]}" ${train_opts} \
+          --ngpu "$(( ngpu > 0 ? 1 : 0 ))"
+    else
+      # --ngpu N > 1 starts N DDP ranks on this node through torch.distributed.run.
+      # shellcheck disable=SC2086
+      ${cuda_cmd} --gpu "${ngpu}" "${expdir}/${tag}/train.log" \
+        python -m ssd.bin.train "${train_args[@]}" ${train_opts} --ngpu "${ngpu}"
+    fi
   done
 fi
 
@@ -160,13 +171,14 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
-  log "Stage 5: scoring (scores + data/<set>/asv_scores.txt -> ${expdir}/<tag>/RESULTS.md, RESULTS.md)"
+  log "Stage 5: scoring (scores + ${dumpdir}/lfcc/<set>/asv_scores.txt -> ${expdir}/<tag>/RESULTS.md, RESULTS.md)"
   exp_dirs=()
   for variant in ${variants}; do
     exp_dirs+=("${expdir}/${loss}_${variant}")
   done
   # shellcheck disable=SC2086
-  python -m ssd.bin.results --exp-dirs "${exp_dirs[@]}" --data-root data --sets ${test_sets} \
+  # The dump dirs hold the tables of the utterances that have features (bad_utts left out) and the ASV scores.
+  python -m ssd.bin.results --exp-dirs "${exp_dirs[@]}" --data-root "${dumpdir}/lfcc" --sets ${test_sets} \
     --out RESULTS.md ${score_opts}
   log "Results: RESULTS.md"
 fi
@@ -176,7 +188,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   for variant in ${variants}; do
     tag=${loss}_${variant}
     # shellcheck disable=SC2086
-    python -m ssd.bin.pack --exp-dir "${expdir}/${tag}" --data-root data --fs "${fs}" --dev-set "${dev_set}" \
+    python -m ssd.bin.pack --exp-dir "${expdir}/${tag}" --data-root "${dumpdir}/lfcc" --fs "${fs}" --dev-set "${dev_set}" \
       --out "${expdir}/${tag}/packed/${tag}.zip" ${pack_opts}
     log "${tag}: score any recording with: ssd-detect <audio> --model ${expdir}/${tag}/packed/${tag}.zip"
   done

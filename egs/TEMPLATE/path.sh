@@ -7,3 +7,6 @@ MAIN_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 . "${MAIN_ROOT}/tools/venv/bin/activate"
 export PATH=${MAIN_ROOT}/utils:${PATH}
 export PYTHONUNBUFFERED=1
+# Idle OpenMP threads sleep instead of spinning: on shared or small machines spinning threads slowed
+# training steps tenfold.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}

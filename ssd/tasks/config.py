@@ -1,0 +1,99 @@
+"""The ``tasks:``, ``optim:`` and step settings the multi-task trainer reads, with the paper's defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+AMP_MODES = ("none", "bf16", "fp16")
+
+
+def _strict(cls: type, section: str, cfg: dict[str, Any] | None) -> dict[str, Any]:
+    """Checks that ``cfg`` only holds fields of ``cls``; returns a copy."""
+    cfg = dict(cfg or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(cfg) - known)
+    if unknown:
+        raise ValueError(f"unknown key(s) in {section}: {unknown}; known: {sorted(known)}")
+    return cfg
+
+
+@dataclass(frozen=True)
+class TaskWeights:
+    """Auxiliary-task weights; a weight of 0 switches the task (and its network) off."""
+
+    recon: float = 0.0  # lambda_r, S1 bona fide reconstruction (paper 0.04)
+    conv: float = 0.0  # lambda_c, S2 detector loss on converted spoofs (paper 0.0003)
+    adversary_weight: float = 1.0  # delta, S2 autoencoder's weight on fooling the detector
+    mse_weight: float = 1.0  # S2 autoencoder's weight on staying close to its input
+    spk: float = 0.0  # lambda_m, S3 speaker classification (paper 0.00005)
+
+    @classmethod
+    def from_dict(cls, cfg: dict[str, Any] | None) -> TaskWeights:
+        """From ``tasks: {recon: {weight}, conv: {weight, adversary_weight, mse_weight}, spk: {weight}}``."""
+        cfg = dict(cfg or {})
+        allowed = {"recon": {"weight"}, "conv": {"weight", "adversary_weight", "mse_weight"},
+                   "spk": {"weight"}}
+        unknown = sorted(set(cfg) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown task(s) in tasks: {unknown}; known: {sorted(allowed)}")
+        out: dict[str, float] = {}
+        for task, keys in allowed.items():
+            section = dict(cfg.get(task) or {})
+            bad = sorted(set(section) - keys)
+            if bad:
+                raise ValueError(f"unknown key(s) in tasks.{task}: {bad}; known: {sorted(keys)}")
+            if "weight" in section:
+                out[task] = float(section["weight"])
+            for key in keys - {"weight"}:
+                if key in section:
+                    out[key] = float(section[key])
+        weights = cls(**out)
+        for f in fields(weights):
+            if getattr(weights, f.name) < 0:
+                raise ValueError(f"task weight {f.name} must be >= 0, got {getattr(weights, f.name)}")
+        return weights
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimisers: Adam for backbone (+decoder), SGD for loss centres, own Adam for converter/speaker head."""
+
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 5e-4
+    halve_every: int = 10  # epochs between lr halvings of backbone, decoder and loss centres
+    centre_lr: float = 3e-4  # SGD lr of the loss centres (the reference resets it to lr at epoch 0)
+    aux_lr: float = 3e-4  # Adam lr of the conversion autoencoder and the speaker head (never halved)
+    aux_weight_decay: float = 5e-4
+
+    @classmethod
+    def from_dict(cls, cfg: dict[str, Any] | None) -> OptimConfig:
+        cfg = _strict(cls, "optim", cfg)
+        if "betas" in cfg:
+            cfg["betas"] = tuple(float(b) for b in cfg["betas"])
+            if len(cfg["betas"]) != 2:
+                raise ValueError(f"optim.betas needs two values, got {cfg['betas']}")
+        out = cls(**cfg)
+        if out.halve_every < 1:
+            raise ValueError(f"optim.halve_every must be >= 1, got {out.halve_every}")
+        return out
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """How the step runs (not what it computes): mixed precision and the efficient S2 update."""
+
+    amp: str = "none"  # none | bf16 | fp16 autocast (fp16 adds gradient scaling)
+    efficient_step: bool = True  # False runs the reference code's redundant S2 work (for comparisons)
+    channels_last: bool = False  # NHWC memory format for the convolutional networks (GPU speed)
+
+    @classmethod
+    def from_dict(cls, cfg: dict[str, Any] | None) -> StepConfig:
+        """Picks this class's keys out of the ``train:`` section (which holds other harness keys too)."""
+        cfg = {k: v for k, v in (cfg or {}).items() if k in {f.name for f in fields(cls)}}
+        out = cls(**cfg)
+        if out.amp not in AMP_MODES:
+            raise ValueError(f"train.amp must be one of {AMP_MODES}, got {out.amp!r}")
+        return out

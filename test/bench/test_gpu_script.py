@@ -1,0 +1,43 @@
+"""bench/gpu.sh must work the first time it meets a GPU: its CPU dry run goes through every part."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_gpu_script_dry_run_prints_every_figure(repo_root, tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_WAIT_POLICY": "PASSIVE"}
+    proc = subprocess.run(["bash", "bench/gpu.sh", "--dry-run", "--out", str(out)], cwd=repo_root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = (out / "table.md").read_text()
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| train step")]
+    cells = {tuple(c.strip() for c in (r[1], r[2], r[3], r[4])) for r in rows}
+    for variant in ("vanilla", "all"):
+        for amp in ("none", "bf16"):
+            for path in ("reference", "efficient"):
+                assert (variant, amp, "NCHW", path) in cells, (variant, amp, path, table)
+        assert (variant, "bf16", "NHWC", "efficient") in cells
+    assert sum(line.startswith("| scoring") for line in table.splitlines()) == 2
+    assert "DDP training run (torchrun, 1 process): done" in table
+    assert "last dev EER n/a" not in table
+    assert "ssd.bin.infer on dev: 8 utterances" in table
+    assert sorted(p.name for p in out.iterdir()) == [  # at most 8 flat files: what the device tool returns
+        "ddp_train.log", "device.txt", "infer.log", "score.jsonl", "score.txt", "table.md",
+        "train_step.jsonl", "train_step.txt"]
+
+
+def test_gpu_script_is_shellcheck_clean_and_rejects_unknown_options(repo_root):
+    if shutil.which("shellcheck") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("shellcheck is not installed")
+        pytest.skip("shellcheck is not installed")
+    subprocess.run(["shellcheck", "bench/gpu.sh"], cwd=repo_root, check=True)
+    proc = subprocess.run(["bash", "bench/gpu.sh", "--gpus", "2"], cwd=repo_root, capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "unknown option --gpus" in proc.stderr

@@ -1,0 +1,52 @@
+"""The fixed-length view of an utterance that the network sees, in training and in evaluation.
+
+The network is trained on ``L``-frame inputs (the paper's 750). Two rules turn any utterance into
+such inputs:
+
+* **repeat padding** (training and evaluation): an utterance shorter than ``L`` frames is repeated
+  from its first frame until it is ``L`` frames long, as the paper's code does;
+* **evaluation windows**: an utterance longer than ``L`` frames is covered by ``L``-frame windows
+  starting at frames ``0, hop, 2*hop, ...`` while they end before the last frame, plus one window
+  aligned to the end, so every frame is scored and the set of windows depends only on the length.
+  The utterance's score is the unweighted mean of its windows' scores.
+
+Because windows are a function of the utterance alone and the network is run in eval mode, a score
+never depends on the other utterances in a batch (the paper's code cropped randomly at test time).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def repeat_pad(feats: np.ndarray, length: int) -> np.ndarray:
+    """Repeat a (T, D) matrix along time from its start until it has ``length`` frames."""
+    frames = feats.shape[0]
+    if frames == 0:
+        raise ValueError("cannot pad an utterance with no frames")
+    if frames >= length:
+        return feats[:length]
+    reps = -(-length // frames)
+    return np.concatenate([feats] * reps, axis=0)[:length]
+
+
+def window_starts(num_frames: int, length: int, hop: int) -> list[int]:
+    """First frames of the evaluation windows of a ``num_frames``-long utterance."""
+    if length <= 0 or not 0 < hop <= length:
+        raise ValueError(f"need 0 < hop <= length, got length={length} hop={hop}")
+    if num_frames <= length:
+        return [0]
+    starts = list(range(0, num_frames - length, hop))
+    starts.append(num_frames - length)
+    return starts
+
+
+def eval_windows(feats: np.ndarray, length: int, hop: int) -> np.ndarray:
+    """Cut a (T, D) utterance into its evaluation windows, as a (W, D, length) float32 array."""
+    if feats.ndim != 2 or feats.shape[0] == 0:
+        raise ValueError(f"expected a non-empty (frames, dims) matrix, got shape {feats.shape}")
+    if feats.shape[0] < length:
+        windows = [repeat_pad(feats, length)]
+    else:
+        windows = [feats[s:s + length] for s in window_starts(feats.shape[0], length, hop)]
+    return np.ascontiguousarray(np.stack(windows).transpose(0, 2, 1), dtype=np.float32)

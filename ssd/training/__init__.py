@@ -1,0 +1,1 @@
+"""The training harness around the multi-task step: data, epochs, evaluation, checkpoints, resume."""

@@ -1,0 +1,69 @@
+"""ssd.inference: whole-utterance scores do not depend on batch size or batch company."""
+
+from __future__ import annotations
+
+import kaldiio
+import numpy as np
+import pytest
+import torch
+
+from ssd.data.dataset import FeatureTable
+from ssd.inference import score_table
+from ssd.tasks.multitask import MultiTaskModel
+
+CFG = {"model": {"stem_channels": 4, "channels": [4, 8, 8, 8], "blocks": [1, 1, 1, 1], "pool_channels": 8,
+                 "embedding_dim": 16, "input_frames": 32},
+       "loss": {"name": "softmax"}}
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory: pytest.TempPathFactory) -> FeatureTable:
+    d = tmp_path_factory.mktemp("feats")
+    rng = np.random.default_rng(0)
+    lengths = [5, 31, 32, 33, 70, 100, 17, 64, 200, 45]
+    feats = {f"utt{i:02d}": rng.standard_normal((n, 60)).astype(np.float32) for i, n in enumerate(lengths)}
+    kaldiio.save_ark(str(d / "feats.ark"), feats, scp=str(d / "feats.scp"))
+    (d / "utt2label").write_text("".join(f"{u} {'spoof' if i % 2 else 'bonafide'}\n"
+                                         for i, u in enumerate(sorted(feats))))
+    return FeatureTable(d / "feats.scp", d / "utt2label")
+
+
+@pytest.fixture(scope="module")
+def model() -> MultiTaskModel:
+    torch.manual_seed(0)
+    m = MultiTaskModel(CFG)
+    # Non-trivial BatchNorm statistics, so that a train-mode leak would change the scores.
+    m.train()
+    with torch.no_grad():
+        for _ in range(3):
+            m.backbone(torch.randn(8, 60, 32) * 3 + 1)
+    return m.eval()
+
+
+def test_scores_are_batch_invariant(table: FeatureTable, model: MultiTaskModel) -> None:
+    cpu = torch.device("cpu")
+    alone = np.array([score_table(model, table, 32, 16, 64, cpu, indices=[i], progress=False)[0]
+                      for i in range(len(table))])
+    for batch_size in (1, 3, 7, 64):
+        together = score_table(model, table, 32, 16, batch_size, cpu, progress=False)
+        np.testing.assert_allclose(together, alone, rtol=0, atol=1e-6)
+    reordered = score_table(model, table, 32, 16, 5, cpu, indices=[9, 0, 4, 2], progress=False)
+    np.testing.assert_allclose(reordered, alone[[9, 0, 4, 2]], rtol=0, atol=1e-6)
+    assert len(set(np.round(alone, 6))) == len(alone)  # the scores are not all the same value
+
+
+def test_score_is_the_mean_over_windows(table: FeatureTable, model: MultiTaskModel) -> None:
+    i = table.utts.index("utt04")  # 70 frames, windows at 0, 16, 32, 38
+    feats = table.feats(i)
+    windows = torch.from_numpy(np.stack([feats[s:s + 32].T for s in (0, 16, 32, 38)]).copy())
+    with torch.no_grad():
+        expected = model.score(windows).double().mean().item()
+    got = score_table(model, table, 32, 16, 2, torch.device("cpu"), indices=[i], progress=False)[0]
+    assert got == pytest.approx(expected, abs=1e-6)
+
+
+def test_scoring_restores_training_mode(table: FeatureTable, model: MultiTaskModel) -> None:
+    model.train()
+    score_table(model, table, 32, 16, 4, torch.device("cpu"), indices=[0], progress=False)
+    assert model.training
+    model.eval()

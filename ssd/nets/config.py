@@ -10,9 +10,9 @@ from typing import Any
 class ModelConfig:
     """Sizes of the backbone and of the auxiliary networks; defaults are the paper's ResNet-34.
 
-    A mini configuration may shrink ``stem_channels``, ``channels``, ``blocks``, ``pool_channels`` and
-    ``embedding_dim``; the frequency strides (60 -> 18 -> 9 -> 5 -> 3, collapsed by the final conv)
-    follow from ``feat_dim`` and are not configurable.
+    A mini configuration may shrink ``stem_channels``, ``channels``, ``blocks``, ``pool_channels``,
+    ``embedding_dim`` and ``converter_width``; the frequency strides (60 -> 18 -> 9 -> 5 -> 3, collapsed
+    by the final conv) follow from ``feat_dim`` and are not configurable.
     """
 
     feat_dim: int = 60  # LFCC dims (20 static + delta + delta-delta)
@@ -23,6 +23,7 @@ class ModelConfig:
     embedding_dim: int = 256
     pool_noise: float = 1e-5  # std of the noise added before the pooling std, training only
     input_frames: int = 750  # crop length; sets the reconstruction decoder's linear layer size
+    converter_width: int = 16  # S2 conversion autoencoder's first width (all others scale with it)
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None) -> ModelConfig:

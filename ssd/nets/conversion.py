@@ -24,29 +24,35 @@ class _UpStage(nn.Module):
 
 
 class ConversionAutoencoder(nn.Module):
-    """LFCC (B, 1, F, T) -> converted LFCC of the same shape (3,386,531 parameters).
+    """LFCC (B, 1, F, T) -> converted LFCC of the same shape (3,386,531 parameters at width 16).
 
     Encoder: conv (9,3)/(3,2) to 16 ch, then pairs of always-projecting pre-activation blocks
     16-16-32 (stride (2,3)), 32-32-64 (2), 64-64-128 (2), 128-256-128. Decoder: transposed convs back up
-    through skip concatenations, blocks down to 1 channel. The reference fixes the transposed convs'
-    output padding, so it returns the input's shape only for widths 24k+6 (750 included); here each
-    transposed conv is given its skip connection's size, which is the same computation for those widths
-    and correct for every other width.
+    through skip concatenations, blocks down to 1 channel. ``width`` (16 in the paper) scales every
+    channel count, so that a mini configuration can shrink the network that dominates its S2 step.
+    The reference fixes the transposed convs' output padding, so it returns the input's shape only for
+    widths 24k+6 (750 included); here each transposed conv is given its skip connection's size, which
+    is the same computation for those widths and correct for every other width.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = 16) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 16, (9, 3), stride=(3, 2), padding=(1, 1), bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        self.down1 = nn.Sequential(PreActBlock(16, 16, projection=True), PreActBlock(16, 32, (2, 3), True))
-        self.down2 = nn.Sequential(PreActBlock(32, 32, projection=True), PreActBlock(32, 64, 2, True))
-        self.down3 = nn.Sequential(PreActBlock(64, 64, projection=True), PreActBlock(64, 128, 2, True))
-        self.bottleneck = nn.Sequential(PreActBlock(128, 256, projection=True),
-                                        PreActBlock(256, 128, projection=True))
-        self.up1 = _UpStage(256, (3, 3), (2, 2), (256, 128, 64))
-        self.up2 = _UpStage(128, (3, 3), (2, 2), (128, 64, 32))
-        self.up3 = _UpStage(64, (3, 3), (2, 3), (64, 32, 16))
-        self.up4 = _UpStage(32, (9, 3), (3, 2), (32, 8, 4, 1))
+        if width < 4 or width % 4:
+            raise ValueError(f"conversion autoencoder width must be a positive multiple of 4, got {width}")
+        w = width
+        self.conv1 = nn.Conv2d(1, w, (9, 3), stride=(3, 2), padding=(1, 1), bias=False)
+        self.bn1 = nn.BatchNorm2d(w)
+        self.down1 = nn.Sequential(PreActBlock(w, w, projection=True), PreActBlock(w, 2 * w, (2, 3), True))
+        self.down2 = nn.Sequential(PreActBlock(2 * w, 2 * w, projection=True),
+                                   PreActBlock(2 * w, 4 * w, 2, True))
+        self.down3 = nn.Sequential(PreActBlock(4 * w, 4 * w, projection=True),
+                                   PreActBlock(4 * w, 8 * w, 2, True))
+        self.bottleneck = nn.Sequential(PreActBlock(8 * w, 16 * w, projection=True),
+                                        PreActBlock(16 * w, 8 * w, projection=True))
+        self.up1 = _UpStage(16 * w, (3, 3), (2, 2), (16 * w, 8 * w, 4 * w))
+        self.up2 = _UpStage(8 * w, (3, 3), (2, 2), (8 * w, 4 * w, 2 * w))
+        self.up3 = _UpStage(4 * w, (3, 3), (2, 3), (4 * w, 2 * w, w))
+        self.up4 = _UpStage(2 * w, (9, 3), (3, 2), (2 * w, w // 2, w // 4, 1))
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         if feats.dim() != 4 or feats.shape[1] != 1:

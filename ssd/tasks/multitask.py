@@ -63,7 +63,7 @@ class MultiTaskModel(nn.Module):
         self.cm_loss = build_loss(loss_cfg["name"], loss_cfg, emb)
         self.decoder = (ReconstructionDecoder(emb, model_cfg.feat_dim, model_cfg.input_frames)
                         if weights.recon > 0 else None)
-        self.converter = ConversionAutoencoder() if weights.conv > 0 else None
+        self.converter = ConversionAutoencoder(model_cfg.converter_width) if weights.conv > 0 else None
         self.speaker_head = SpeakerHead(num_speakers, emb) if weights.spk > 0 else None
 
     def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

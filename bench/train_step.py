@@ -3,7 +3,9 @@
 Each configuration (variant, loss, batch, amp, allocator) runs in its own subprocess, so that its peak
 memory and its allocator environment are its own. Inside it, each "path" runs on its own copy of the
 same model and batch, their timed steps interleaved so that machine noise hits them alike; "vs ref" is
-samples/s relative to the reference path. Paths (each adds one change to the previous one):
+samples/s relative to the reference path, "cpu s" the process's CPU seconds (user + system) per step
+and "cpu vs ref" the reference's CPU seconds over the path's: on a machine shared with other work the
+CPU time is the steadier measure of the work a step does. Paths (each adds one change to the previous):
 
     reference      the paper's order of work (converter twice, full backwards), out-of-place ReLU
     efficient-s2   + the efficient S2 update (converter once, no discarded gradients)
@@ -11,7 +13,7 @@ samples/s relative to the reference path. Paths (each adds one change to the pre
 
     python bench/train_step.py                                    # paper size: vanilla + all, batch 64
     python bench/train_step.py --variants recon conv spk --losses ocsoftmax amsoftmax softmax --batch 16
-    python bench/train_step.py --allocators glibc glibc-tuned jemalloc
+    python bench/train_step.py --allocators glibc glibc-tuned jemalloc jemalloc-tuned
     python bench/train_step.py --size mini --batch 8 --frames 48 --steps 1 --warmup 1   # seconds
     python bench/train_step.py --infer --device cuda --amp none bf16     # scoring: windows/s
 
@@ -59,8 +61,13 @@ def allocator_env(name: str) -> dict[str, str] | None:
         return {}
     if name == "glibc-tuned":
         return dict(GLIBC_TUNED)
-    if name == "jemalloc":
-        return {"LD_PRELOAD": JEMALLOC} if os.path.exists(JEMALLOC) else None
+    if name in ("jemalloc", "jemalloc-tuned"):
+        if not os.path.exists(JEMALLOC):
+            return None
+        env = {"LD_PRELOAD": JEMALLOC}
+        if name == "jemalloc-tuned":  # never hand freed pages back to the kernel
+            env["MALLOC_CONF"] = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+        return env
     raise ValueError(f"unknown allocator {name!r}")
 
 
@@ -160,6 +167,7 @@ def run_worker(spec: dict) -> dict:
             trainer.train_step(feats, labels, speakers)
     _sync(device)
     times = {path: [] for path in trainers}
+    cpu = {path: [0.0, 0.0] for path in trainers}  # user, system seconds
     peaks = dict.fromkeys(trainers, 0)
     for _ in range(spec["steps"]):
         for path, trainer in trainers.items():
@@ -167,12 +175,18 @@ def run_worker(spec: dict) -> dict:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             with PeakRSS() as rss:
+                before = resource.getrusage(resource.RUSAGE_SELF)
                 start = time.perf_counter()
                 trainer.train_step(feats, labels, speakers)
                 _sync(device)
                 times[path].append(time.perf_counter() - start)
+                after = resource.getrusage(resource.RUSAGE_SELF)
+            cpu[path][0] += after.ru_utime - before.ru_utime
+            cpu[path][1] += after.ru_stime - before.ru_stime
             peaks[path] = max(peaks[path], _peak(device, rss))
-    return {path: {"s_per_step": sum(t) / len(t), "samples_per_s": batch * len(t) / sum(t),
+    n = spec["steps"]
+    return {path: {"s_per_step": sum(t) / n, "samples_per_s": batch * n / sum(t),
+                   "cpu_s_per_step": sum(cpu[path]) / n, "sys_s_per_step": cpu[path][1] / n,
                    "peak_mb": peaks[path] / 2**20} for path, t in times.items()} | {
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads()}
@@ -231,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", nargs="+", default=["reference", "efficient"], choices=list(PATHS),
                         help="efficient-s2 is skipped for variants without S2, where it is the reference")
     parser.add_argument("--allocators", nargs="+", default=["glibc"],
-                        choices=["glibc", "glibc-tuned", "jemalloc"])
+                        choices=["glibc", "glibc-tuned", "jemalloc", "jemalloc-tuned"])
     parser.add_argument("--infer", action="store_true", help="time forward-only scoring instead of training")
     parser.add_argument("--in-process", action="store_true",
                         help="run every configuration in this process (quick checks; no allocator choice)")
@@ -244,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     header = (f"{'variant':8} {'loss':9} {'batch':>5} {'amp':4} {'alloc':11} {'path':12} {'s/step':>8} "
-              f"{'samples/s':>9} {'peak MB':>8} {'vs ref':>6}")
+              f"{'samples/s':>9} {'vs ref':>6} {'cpu s':>8} {'sys s':>6} {'cpu vs ref':>10} {'peak MB':>8}")
     print(f"# {'scoring' if args.infer else 'training step'}: device={args.device} size={args.size} "
           f"frames={args.frames} steps={args.steps} warmup={args.warmup} channels_last={args.channels_last} "
           f"cudnn_benchmark={args.cudnn_benchmark}",
@@ -279,13 +293,18 @@ def main(argv: list[str] | None = None) -> int:
                             sys.stderr.write(proc.stderr)
                             raise SystemExit(f"worker failed for {spec}")
                         result = json.loads(proc.stdout.strip().splitlines()[-1])
-                    ref = result.get("reference", {}).get("samples_per_s")
+                    ref = result.get("reference", {})
                     for path in paths:
                         r = result[path]
-                        ratio = f"{r['samples_per_s'] / ref:6.2f}" if ref else "     -"
+                        ratio = f"{r['samples_per_s'] / ref['samples_per_s']:6.2f}" if ref else "     -"
+                        cpu = f"{'-':>8} {'-':>6}"  # scoring: not measured
+                        if "cpu_s_per_step" in r:
+                            cpu = f"{r['cpu_s_per_step']:8.2f} {r['sys_s_per_step']:6.2f}"
+                        cpu_ratio = (f"{ref['cpu_s_per_step'] / r['cpu_s_per_step']:10.2f}"
+                                     if ref and r.get("cpu_s_per_step") else f"{'-':>10}")
                         print(f"{variant:8} {loss:9} {args.batch:5d} {amp:4} {alloc:11} {path:12} "
-                              f"{r['s_per_step']:8.2f} {r['samples_per_s']:9.2f} {r['peak_mb']:8.0f} {ratio}",
-                              flush=True)
+                              f"{r['s_per_step']:8.2f} {r['samples_per_s']:9.2f} {ratio} {cpu} {cpu_ratio} "
+                              f"{r['peak_mb']:8.0f}", flush=True)
                     rows.append({"spec": spec, "allocator": alloc, **result})
     if args.json:
         args.json.write_text("".join(json.dumps(r) + "\n" for r in rows))

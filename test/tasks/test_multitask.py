@@ -6,7 +6,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import FRAMES, NUM_SPEAKERS
+from task_helpers import FRAMES, NUM_SPEAKERS
 
 from ssd.losses import LOSSES
 from ssd.tasks.multitask import MultiTaskModel, MultiTaskTrainer

@@ -6,7 +6,7 @@ import os
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from conftest import MINI, NUM_SPEAKERS
+from task_helpers import MINI, NUM_SPEAKERS
 
 from ssd.tasks.multitask import MultiTaskModel, MultiTaskTrainer
 

@@ -10,17 +10,19 @@
 # Usage, from the repository root:
 #   bench/gpu.sh [--dump DIR] [--out DIR] [--steps N] [--ddp-epochs N] [--ddp-timeout S]
 #   bench/gpu.sh --dry-run [--out DIR]     # CPU, tiny sizes, synthetic features: checks the script itself
+#   bench/gpu.sh --pack-dump SRC DST        # copy SRC/{train,dev} features to DST for carrying (below)
 #
 # --dump DIR holds the mini corpus features, DIR/train and DIR/dev, each with feats.scp, utt2num_frames,
 # utt2label, utt2spk, utt2attack (default: egs/asvspoof2019_la/dump/lfcc if it has them; without
-# features part 3 is skipped). The device machine cannot build the corpus, so build the features here
-# and carry them, with wheels of what its Python lacks (kaldiio, configargparse, soundfile):
+# features part 3 is skipped). The device machine cannot build the corpus, and the recipe's feats.scp
+# holds absolute paths, so build the features here, pack them (a copy whose scp paths are relative to
+# the repository root) and carry them, with wheels of what the device's Python lacks:
 #   (cd egs/asvspoof2019_la && ./run.sh --stage 0 --stop-stage 2)
-#   echo /.gpu/ >> .git/info/exclude; mkdir -p .gpu/whl
-#   cp -rL egs/asvspoof2019_la/dump/lfcc/train egs/asvspoof2019_la/dump/lfcc/dev .gpu/
+#   echo /.gpu/ >> .git/info/exclude
+#   bench/gpu.sh --pack-dump egs/asvspoof2019_la/dump/lfcc .gpu     # about 50 MB for the mini corpus
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux2014_x86_64 -d .gpu/whl kaldiio configargparse soundfile
-#   device run: command "bash bench/gpu.sh --dump .gpu --out $OUT", carry [".gpu"]
+#   device run: command "bash bench/gpu.sh --dump .gpu --out $OUT", carry [".gpu"]  (64 MiB in all)
 # Wheels found in DUMP/whl or .whl are installed into a temporary folder on PYTHONPATH first.
 set -euo pipefail
 
@@ -31,6 +33,8 @@ out=bench/gpu_out   # logs, figures and table.md
 steps=5             # timed training steps per path (paper configuration)
 ddp_epochs=8        # epochs of the DDP training run (the mini profile's own number)
 ddp_timeout=180     # seconds before the DDP training run is stopped (its partial figures are kept)
+pack_src=""         # with pack_dst: only pack SRC/{train,dev} into DST and exit
+pack_dst=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -40,6 +44,7 @@ while [ $# -gt 0 ]; do
     --steps) steps=$2; shift 2 ;;
     --ddp-epochs) ddp_epochs=$2; shift 2 ;;
     --ddp-timeout) ddp_timeout=$2; shift 2 ;;
+    --pack-dump) pack_src=$2; pack_dst=$3; shift 3 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/gpu.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -62,6 +67,38 @@ if [ -z "${python}" ]; then
 fi
 export PYTHONPATH="${repo}${PYTHONPATH:+:${PYTHONPATH}}"
 export PYTHONUNBUFFERED=1
+
+# Copies the train and dev feature dumps of SRC to DST, rewriting the arks so that feats.scp names them
+# by paths relative to the repository root (the copy travels to another machine).
+pack_dump() {
+  "${python}" - "$1" "$2" <<'EOF'
+import shutil
+import sys
+from pathlib import Path
+
+import kaldiio
+
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+for name in ("train", "dev"):
+    s, d = src / name, dst / name
+    if not (s / "feats.scp").is_file():
+        raise SystemExit(f"bench/gpu.sh: {s / 'feats.scp'} does not exist")
+    d.mkdir(parents=True, exist_ok=True)
+    with kaldiio.WriteHelper(f"ark,scp:{d / 'feats.ark'},{d / 'feats.scp.tmp'}") as writer:
+        for utt, mat in kaldiio.load_scp_sequential(str(s / "feats.scp")):
+            writer(utt, mat)
+    (d / "feats.scp.tmp").rename(d / "feats.scp")
+    for table in ("utt2num_frames", "utt2label", "utt2spk", "spk2utt", "utt2attack"):
+        if (s / table).is_file():
+            shutil.copyfile(s / table, d / table)
+EOF
+}
+
+if [ -n "${pack_src}" ]; then
+  pack_dump "${pack_src}" "${pack_dst}"
+  log "packed ${pack_src}/{train,dev} into ${pack_dst} ($(du -sh "${pack_dst}" | cut -f1))"
+  exit 0
+fi
 
 for whl_dir in "${dump:+${dump}/whl}" .whl; do
   if [ -n "${whl_dir}" ] && compgen -G "${whl_dir}/*.whl" >/dev/null; then
@@ -114,8 +151,8 @@ log "2/3 scoring throughput, fp32 and bf16 (the network is the same for every va
 # -- 3. DDP training run on the mini corpus features -------------------------------------------------------
 if ${dry_run}; then
   dump=${work}/dump
-  log "3/3 synthetic features for the dry run in ${dump}"
-  "${python}" - "${dump}" <<'EOF'
+  log "3/3 synthetic features for the dry run, packed into ${dump}"
+  "${python}" - "${work}/synthetic" <<'EOF'
 import sys
 from pathlib import Path
 
@@ -144,6 +181,7 @@ for name, n in (("train", 24), ("dev", 8)):
         spk2utt.setdefault(s, []).append(u)
     (d / "spk2utt").write_text("".join(f"{s} {' '.join(us)}\n" for s, us in sorted(spk2utt.items())))
 EOF
+  pack_dump "${work}/synthetic" "${dump}"
 elif [ -z "${dump}" ] && [ -s egs/asvspoof2019_la/dump/lfcc/train/feats.scp ]; then
   dump=egs/asvspoof2019_la/dump/lfcc
 fi

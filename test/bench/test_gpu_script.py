@@ -41,3 +41,27 @@ def test_gpu_script_is_shellcheck_clean_and_rejects_unknown_options(repo_root):
     proc = subprocess.run(["bash", "bench/gpu.sh", "--gpus", "2"], cwd=repo_root, capture_output=True,
                           text=True)
     assert proc.returncode == 2 and "unknown option --gpus" in proc.stderr
+
+
+def test_pack_dump_copies_train_and_dev_features_and_tables(repo_root, tmp_path):
+    kaldiio = pytest.importorskip("kaldiio")
+    np = pytest.importorskip("numpy")
+    rng = np.random.default_rng(0)
+    mats = {}
+    for name in ("train", "dev"):
+        d = tmp_path / "src" / name
+        d.mkdir(parents=True)
+        with kaldiio.WriteHelper(f"ark,scp:{d / 'feats.ark'},{d / 'feats.scp'}") as writer:
+            for i in range(3):
+                mats[(name, f"u{i}")] = rng.standard_normal((5 + i, 60)).astype(np.float32)
+                writer(f"u{i}", mats[(name, f"u{i}")])
+        (d / "utt2label").write_text("u0 bonafide\nu1 spoof\nu2 spoof\n")
+    env = {**os.environ, "PYTHON": sys.executable}
+    subprocess.run(["bash", "bench/gpu.sh", "--pack-dump", str(tmp_path / "src"), str(tmp_path / "dst")],
+                   cwd=repo_root, env=env, check=True, capture_output=True)
+    for name in ("train", "dev"):
+        d = tmp_path / "dst" / name
+        assert (d / "utt2label").read_text() == "u0 bonafide\nu1 spoof\nu2 spoof\n"
+        assert all(line.split()[1].startswith(str(d / "feats.ark")) for line in open(d / "feats.scp"))
+        for utt, mat in kaldiio.load_scp_sequential(str(d / "feats.scp")):
+            assert np.array_equal(mat, mats[(name, utt)])

@@ -33,16 +33,19 @@ local_data_opts=""    # extra options for local/data.sh
 train_set=train       # data set the detector is trained on
 dev_set=dev           # data set that selects the checkpoint (never eval)
 test_sets="dev eval"  # data sets scored by stage 4 and 5
-nj=4                  # parallel jobs for feature extraction and inference
+nj=4                  # parallel jobs for feature extraction (stage 2)
 fs=16000              # sample rate the corpus must have (a different rate is a data error)
 skip_bad_utts=false   # true: skip unreadable audio in stage 2, listing it in dump/lfcc/<set>/bad_utts
 dumpdir=dump          # where features go
 expdir=exp            # where experiments go
-ngpu=0                # GPUs per node for each training job (0: CPU; >1: DDP ranks on the node)
+cmd_backend=${cmd_backend:-local}  # how heavy jobs run: local, slurm or sge (cmd.sh maps it to train_cmd and cuda_cmd)
+ngpu=auto             # GPUs per node for each training job: auto (the GPUs visible here), 0 (CPU), N (>1: DDP)
+require_gpu=false     # true: refuse to train on CPU unless --ngpu 0 is given (paper-size configurations)
 num_nodes=1           # nodes per training job (>1: multi-node DDP, ranks started by srun under Slurm)
 loss=ocsoftmax        # ocsoftmax, amsoftmax or softmax
 variants="vanilla recon conv spk all"  # auxiliary-task variants to train (conf/train_<loss>_<variant>.yaml)
-train_opts=""         # extra options for ssd.bin.train, e.g. "--base conf/train_mini.yaml --epochs 3"
+train_base=conf/train_base.yaml  # the training profile the variant configs are laid over
+train_opts=""         # extra options for ssd.bin.train, e.g. "--epochs 3 --data.batch_size 32"
 infer_opts=""         # extra options for ssd.bin.infer
 score_opts=""         # extra options for ssd.bin.results
 pack_opts=""          # extra options for ssd.bin.pack (stage 6)
@@ -50,10 +53,10 @@ pack_opts=""          # extra options for ssd.bin.pack (stage 6)
 
 # shellcheck disable=SC2034  # read by parse_options.sh
 help_message="Usage: $0 [options]
-Runs stages ${stage}..N of the countermeasure recipe from the recipe directory (see the header of cm.sh)."
+Runs stages --stage..--stop-stage of the countermeasure recipe from the recipe directory (see the header
+of cm.sh)."
 
-. ./path.sh
-. ./cmd.sh
+# Options first: --help answers at once, and nothing below acts before the options are known.
 . utils/parse_options.sh
 
 if [ $# -ne 0 ]; then
@@ -61,8 +64,34 @@ if [ $# -ne 0 ]; then
   exit 2
 fi
 case "${loss}" in ocsoftmax|amsoftmax|softmax) ;; *) log "error: --loss ${loss}: not ocsoftmax, amsoftmax or softmax"; exit 2 ;; esac
+case " ${train_opts} " in
+  *" --base "*|*" --base="*)
+    log "error: --train-opts must not hold --base: the training profile is its own option, --train-base FILE"
+    exit 2 ;;
+esac
+if [ "${ngpu}" = auto ]; then
+  if [ -n "${CUDA_VISIBLE_DEVICES+set}" ]; then
+    ngpu=$(tr ',' '\n' <<< "${CUDA_VISIBLE_DEVICES}" | grep -c '[0-9]' || true)
+  elif command -v nvidia-smi >/dev/null; then
+    ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+  else
+    ngpu=0
+  fi
+  log "--ngpu auto: ${ngpu} GPU(s) visible on this machine"
+  if [ "${ngpu}" -eq 0 ] && "${require_gpu}" && [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+    log "error: no GPU is visible here, and ${train_base} is a paper-size configuration: on a CPU it trains"
+    log "  for weeks. With a cluster backend give --ngpu N (GPUs per job); --ngpu 0 trains on the CPU anyway."
+    exit 2
+  fi
+fi
+case "${ngpu}" in ''|*[!0-9]*) log "error: --ngpu ${ngpu}: not auto or a number of GPUs"; exit 2 ;; esac
 # shellcheck disable=SC2086  # test_sets is a list
 all_sets=$(printf '%s\n' "${train_set}" "${dev_set}" ${test_sets} | awk '!seen[$0]++' | tr '\n' ' ')
+
+# The environment (tools/venv, created on first use) and the job launchers of --cmd-backend.
+"$(cd -P utils/.. && pwd)/tools/setup.sh"
+. ./path.sh
+. ./cmd.sh
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   log "Stage 0: corpus (local/corpus.sh)"
@@ -137,7 +166,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
     mkdir -p "${expdir}/${tag}"
     log "${tag}: ${config}, log in ${expdir}/${tag}/train.log"
     train_args=(--config "${config}" --train-dir "${dumpdir}/lfcc/${train_set}"
-      --dev-dir "${dumpdir}/lfcc/${dev_set}" --exp-dir "${expdir}/${tag}")
+      --dev-dir "${dumpdir}/lfcc/${dev_set}" --exp-dir "${expdir}/${tag}" --base "${train_base}")
     if [ "${num_nodes}" -gt 1 ]; then
       # One srun task per GPU (or per node on CPU); each reads its rank from the SLURM_* environment.
       ranks_per_node=$(( ngpu > 0 ? ngpu : 1 ))

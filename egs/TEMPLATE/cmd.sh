@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# How heavy stages are launched. Pick a backend here (or export cmd_backend) and nothing else changes:
+# How heavy stages are launched: train_cmd (feature jobs) and cuda_cmd (training, inference). Pick the
+# backend with ./run.sh --cmd-backend NAME (or set the default here) and nothing else changes:
 #   local  run.pl on this machine          slurm  slurm.pl with conf/slurm.conf
 #   sge    queue.pl with conf/queue.conf   (options such as --gpu and --mem are mapped by the conf file)
 cmd_backend=${cmd_backend:-local}
@@ -8,17 +9,14 @@ case "${cmd_backend}" in
   local)
     export train_cmd="run.pl"
     export cuda_cmd="run.pl"
-    export decode_cmd="run.pl"
     ;;
   slurm)
     export train_cmd="slurm.pl --config conf/slurm.conf"
     export cuda_cmd="slurm.pl --config conf/slurm.conf"
-    export decode_cmd="slurm.pl --config conf/slurm.conf"
     ;;
   sge)
     export train_cmd="queue.pl --config conf/queue.conf"
     export cuda_cmd="queue.pl --config conf/queue.conf"
-    export decode_cmd="queue.pl --config conf/queue.conf"
     ;;
   *)
     echo "cmd.sh: unknown cmd_backend '${cmd_backend}' (local, slurm or sge)" >&2

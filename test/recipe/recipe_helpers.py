@@ -8,7 +8,7 @@ from pathlib import Path
 
 RECIPE_FILES = ("run.sh", "db.sh", "cm.sh", "path.sh", "cmd.sh", "utils", "local", "conf")
 # Stages 3-6 in seconds: the mini configuration for one epoch, two variants (plain and every task).
-TINY_TRAINING = ("--variants", "vanilla all", "--train-opts", "--base conf/train_mini.yaml --epochs 1")
+TINY_TRAINING = ("--variants", "vanilla all", "--train-opts", "--epochs 1")
 
 
 def link_recipe(repo_root: Path, dest: Path) -> Path:

@@ -1,4 +1,4 @@
-"""The recipe on a real Slurm (cmd_backend=slurm): same features and scores as the local backend, and
+"""The recipe on a real Slurm (--cmd-backend slurm): same features and scores as the local backend, and
 two-rank DDP training launched by slurm.pl with srun.
 
 Needs the single-node test cluster (test/shell/slurm_cluster.sh start, as root); skipped without it,
@@ -47,8 +47,9 @@ def slurm_recipe(tmp_path_factory, repo_root, trained_recipe, slurm_env) -> Path
     recipe = link_recipe(repo_root, tmp_path_factory.mktemp("slurm_recipe"))
     os.symlink(trained_recipe / "downloads", recipe / "downloads")
     shutil.copytree(trained_recipe / "data", recipe / "data")
-    result = run_recipe(recipe, "--stage", "2", "--stop-stage", "4", *TINY_TRAINING,
-                        env={**slurm_env, "cmd_backend": "slurm"})
+    # The option, not an environment variable: cm.sh once parsed it after cmd.sh had set the launchers.
+    result = run_recipe(recipe, "--stage", "2", "--stop-stage", "4", "--cmd-backend", "slurm", *TINY_TRAINING,
+                        env=slurm_env)
     assert result.returncode == 0, result.stdout + result.stderr[-5000:]
     return recipe
 

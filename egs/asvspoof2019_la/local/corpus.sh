@@ -31,5 +31,7 @@ $0: It is a small stand-in for testing the recipe, not ASVspoof 2019: its figure
 $0: the paper's. Point the recipe at the real corpus with --asvspoof2019-la /path/to/LA (or db.sh).
 $0: ***********************************************************************************************
 MSG
+# Its bona fide speech and TTS attacks come from Debian packages (installed here when root).
+"${MAIN_ROOT}/tools/debian_packages.sh" mini
 python -m ssd.bin.make_mini_corpus --out "${mini_dir}" --profile "${mini_profile}" --seed "${mini_seed}" \
   --nj "${nj}"

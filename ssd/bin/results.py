@@ -11,7 +11,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from ssd.metrics.experiments import run_stage5
+from ssd.metrics.bootstrap import DEFAULT_REPLICATES, DEFAULT_SEED
+from ssd.metrics.experiments import CiOptions, run_stage5
 from ssd.metrics.tdcf import TDCF_VARIANTS
 
 
@@ -34,6 +35,22 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tdcf", choices=TDCF_VARIANTS, default="legacy",
                         help="legacy: ASVspoof 2019 t-DCF; revised: ASVspoof 2021 form "
                         "(default: %(default)s)")
+    parser.add_argument("--ci", type=float, default=0.95, metavar="LEVEL",
+                        help="bootstrap interval level of the pooled EER and min t-DCF; 0 for none "
+                        "(default: %(default)s)")
+    parser.add_argument("--ci-replicates", type=int, default=DEFAULT_REPLICATES, metavar="N",
+                        help="bootstrap replicates (default: %(default)s)")
+    parser.add_argument("--ci-seed", type=int, default=DEFAULT_SEED, metavar="SEED",
+                        help="bootstrap seed (default: %(default)s)")
+    parser.add_argument("--calibrate-on", default="dev", metavar="SET",
+                        help="set to fit the score calibration on, written to exp/<tag>/calibration.json "
+                        "and applied to every set; 'none' for no calibration (default: %(default)s)")
+    parser.add_argument("--aggregate-seeds", action="store_true",
+                        help="the experiment dirs are <tag>_s<seed> runs: add mean +- std over seeds and "
+                        "paired differences to --baseline to RESULTS.md, and write seeds.json beside it")
+    parser.add_argument("--baseline", default="vanilla", metavar="TAG",
+                        help="variant the others are compared with under --aggregate-seeds "
+                        "(default: %(default)s)")
     return parser
 
 
@@ -44,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     command = shlex.join(["python", "-m", "ssd.bin.results", *(sys.argv[1:] if argv is None else argv)])
     try:
-        results = run_stage5(args.exp_dirs, args.data_root, args.sets, args.out, args.tdcf, command)
+        ci = CiOptions(args.ci or None, args.ci_replicates, args.ci_seed)
+        calibrate_on = None if args.calibrate_on == "none" else args.calibrate_on
+        results = run_stage5(
+            args.exp_dirs, args.data_root, args.sets, args.out, args.tdcf, command, ci, calibrate_on,
+            args.baseline if args.aggregate_seeds else None,
+        )
     except (ValueError, OSError) as err:
         logging.error("stage 5 failed: %s", err)
         return 1

@@ -1,10 +1,18 @@
-"""Exact detection error trade-off (DET) curves and the equal error rate (EER).
+"""Detection error trade-off (DET) curves and the equal error rate (EER), official by default.
 
 Convention throughout ``ssd.metrics``: a higher score means "more bona fide", and a trial is accepted
-as bona fide when ``score >= threshold``. The DET curve has one operating point per *distinct* score
-value (plus "reject everything"), so tied scores are never split: the official ASVspoof 2019 code
-walks the sorted trials one by one, which on tied scores yields points no threshold can reach and
-makes its result depend on the order of the input lines.
+as bona fide when ``score >= threshold``.
+
+Two ways to place the DET operating points, chosen by name (``DET_POINTS``):
+
+- ``"official"`` (default): the ASVspoof organisers' walk (``compute_det_curve`` of the 2019, 2021 and
+  ASVspoof 5 evaluation packages): a stable sort of the bona fide scores followed by the spoof scores,
+  then one operating point per trial. Inside a run of tied scores the walk rejects the bona fide trials
+  first, so it passes through points no threshold can reach; published figures are computed this way,
+  and the result does not depend on the order of the input lines.
+- ``"distinct"``: one point per distinct score value (tied trials are never split), so every point is
+  reachable by a threshold. It matters only for files with tied bona fide / spoof scores (e.g. scores
+  rounded to few digits): there it gives a slightly more pessimistic, threshold-honest figure.
 """
 
 from __future__ import annotations
@@ -13,18 +21,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
+DET_POINTS = ("official", "distinct")
+
 
 @dataclass(frozen=True)
 class DetCurve:
-    """Every reachable operating point of a detector, from "accept all" to "reject all".
+    """Operating points of a detector, from "accept all" to "reject all".
 
     ``p_miss[k]`` is the fraction of bona fide trials rejected and ``p_fa[k]`` the fraction of spoof
-    trials accepted when accepting ``score >= thresholds[k]``; the last threshold is ``+inf``.
+    trials accepted at point ``k``; ``thresholds[k]`` is the score of the first accepted trial (``+inf``
+    for the last point), so accepting ``score >= thresholds[k]`` reaches point ``k`` exactly unless the
+    official walk splits a run of tied scores there.
     """
 
     p_miss: np.ndarray
     p_fa: np.ndarray
     thresholds: np.ndarray
+
+
+def check_det_points(points: str) -> None:
+    """Refuse an unknown DET point placement by naming the valid ones."""
+    if points not in DET_POINTS:
+        raise ValueError(f"unknown DET points {points!r}; choose one of {', '.join(DET_POINTS)}")
 
 
 def _check_scores(scores: np.ndarray, what: str) -> np.ndarray:
@@ -41,8 +59,16 @@ def _check_scores(scores: np.ndarray, what: str) -> np.ndarray:
     return arr
 
 
-def det_curve_sorted(sorted_scores: np.ndarray, sorted_is_bonafide: np.ndarray) -> DetCurve:
-    """DET curve of trials already sorted by ascending score; why: lets callers sort once for many subsets."""
+def official_order(scores: np.ndarray, is_bonafide: np.ndarray) -> np.ndarray:
+    """Ascending score order with bona fide trials first among equal scores (the official walk's order)."""
+    return np.lexsort((~np.asarray(is_bonafide, dtype=bool), scores))
+
+
+def det_curve_sorted(
+    sorted_scores: np.ndarray, sorted_is_bonafide: np.ndarray, points: str = "official"
+) -> DetCurve:
+    """DET curve of trials sorted by ``official_order``; why: lets callers sort once for many subsets."""
+    check_det_points(points)
     n = sorted_scores.size
     n_bona = int(np.count_nonzero(sorted_is_bonafide))
     n_spoof = n - n_bona
@@ -50,37 +76,44 @@ def det_curve_sorted(sorted_scores: np.ndarray, sorted_is_bonafide: np.ndarray) 
         raise ValueError(
             f"a DET curve needs bona fide and spoof trials, got {n_bona} bona fide and {n_spoof} spoof"
         )
-    # Index of the last trial of each run of equal scores: thresholds sit between distinct values.
-    group_end = np.flatnonzero(sorted_scores[1:] != sorted_scores[:-1])
-    group_end = np.append(group_end, n - 1)
-    bona_rejected = np.cumsum(sorted_is_bonafide, dtype=np.int64)[group_end]
-    spoof_rejected = (group_end + 1) - bona_rejected
-    p_miss = np.empty(group_end.size + 1)
-    p_fa = np.empty(group_end.size + 1)
+    if points == "official":
+        ends = np.arange(n)
+    else:  # the last trial of each run of equal scores: thresholds sit between distinct values
+        ends = np.append(np.flatnonzero(sorted_scores[1:] != sorted_scores[:-1]), n - 1)
+    bona_rejected = np.cumsum(sorted_is_bonafide, dtype=np.int64)[ends]
+    spoof_rejected = (ends + 1) - bona_rejected
+    p_miss = np.empty(ends.size + 1)
+    p_fa = np.empty(ends.size + 1)
     p_miss[0], p_fa[0] = 0.0, 1.0
     p_miss[1:] = bona_rejected / n_bona
     p_fa[1:] = (n_spoof - spoof_rejected) / n_spoof
-    thresholds = np.append(sorted_scores[group_end], np.inf)
+    first_accepted = np.append(0, ends[:-1] + 1)
+    thresholds = np.append(sorted_scores[first_accepted], np.inf)
     return DetCurve(p_miss=p_miss, p_fa=p_fa, thresholds=thresholds)
 
 
-def det_curve(bonafide: np.ndarray, spoof: np.ndarray) -> DetCurve:
-    """Exact DET curve of bona fide against spoof scores (higher score = more bona fide)."""
+def det_curve(bonafide: np.ndarray, spoof: np.ndarray, points: str = "official") -> DetCurve:
+    """DET curve of bona fide against spoof scores (higher score = more bona fide)."""
     bona = _check_scores(bonafide, "bona fide")
     spf = _check_scores(spoof, "spoof")
     scores = np.concatenate([bona, spf])
     is_bona = np.zeros(scores.size, dtype=bool)
     is_bona[: bona.size] = True
-    order = np.argsort(scores)
-    return det_curve_sorted(scores[order], is_bona[order])
+    order = official_order(scores, is_bona)
+    return det_curve_sorted(scores[order], is_bona[order], points)
+
+
+def eer_index(det: DetCurve) -> int:
+    """Index of the first DET point where miss and false-alarm rates are closest."""
+    return int(np.argmin(np.abs(det.p_miss - det.p_fa)))
 
 
 def eer_from_det(det: DetCurve) -> tuple[float, float]:
     """EER and its threshold: the mean of miss and false-alarm rates where the two are closest."""
-    k = int(np.argmin(np.abs(det.p_miss - det.p_fa)))
+    k = eer_index(det)
     return float((det.p_miss[k] + det.p_fa[k]) / 2.0), float(det.thresholds[k])
 
 
-def compute_eer(bonafide: np.ndarray, spoof: np.ndarray) -> tuple[float, float]:
+def compute_eer(bonafide: np.ndarray, spoof: np.ndarray, points: str = "official") -> tuple[float, float]:
     """Equal error rate (a fraction, not %) and the threshold reaching it (accept ``score >= threshold``)."""
-    return eer_from_det(det_curve(bonafide, spoof))
+    return eer_from_det(det_curve(bonafide, spoof, points))

@@ -5,6 +5,11 @@ ground truth in ``<data-root>/<set>/`` (``utt2label``, ``utt2attack``) and that 
 ``<data-root>/<set>/asv_scores.txt`` (so dev is never scored with eval's ASV file). Experiments that
 lack a set's score file are listed as missing rather than failing the stage; a malformed file does
 fail it, naming the file and line.
+
+Each set gets the ASVspoof 2019 figures and the ASVspoof 5 ones, bootstrap intervals of the pooled
+EER and min t-DCF (``CiOptions``), and, once the calibration set (dev) is scored, a logistic-regression
+calibration fitted on it (``exp/<tag>/calibration.json``) whose actDCF and Cllr are reported next to
+the raw ones for every set (on the fitting set itself they are optimistic).
 """
 
 from __future__ import annotations
@@ -15,16 +20,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ssd.metrics import plots
+from ssd.metrics.bootstrap import DEFAULT_REPLICATES, DEFAULT_SEED
+from ssd.metrics.calibration import Calibration, fit_calibration
+from ssd.metrics.cllr import cllr
+from ssd.metrics.dcf import act_dcf
 from ssd.metrics.eer import DetCurve
-from ssd.metrics.report import ScoreReport, SortedTrials, evaluate
-from ssd.metrics.results_md import Environment, experiment_markdown, summary_markdown
-from ssd.metrics.scorefiles import Protocol, make_trials, read_asv_scores, read_cm_scores, read_protocol
+from ssd.metrics.report import ScoreReport, SortedTrials, add_intervals, evaluate
+from ssd.metrics.results_md import CALIBRATION_FILE, Environment, experiment_markdown, summary_markdown
+from ssd.metrics.scorefiles import (
+    Protocol,
+    Trials,
+    make_trials,
+    read_asv_scores,
+    read_cm_scores,
+    read_protocol,
+)
+from ssd.metrics.seeds import seeds_summary, split_tag
 from ssd.metrics.tdcf import tdcf_curve_from_det
 from ssd.utils.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
 ASV_SCORES_NAME = "asv_scores.txt"
+
+
+@dataclass(frozen=True)
+class CiOptions:
+    """Bootstrap settings of stage 5 (level None: no intervals)."""
+
+    level: float | None = 0.95
+    replicates: int = DEFAULT_REPLICATES
+    seed: int = DEFAULT_SEED
+
+    def describe(self) -> str | None:
+        if self.level is None:
+            return None
+        return (
+            f"{100 * self.level:g} % percentile bootstrap of the pooled EER and min t-DCF: CM trials "
+            f"resampled with replacement within each class, ASV operating point fixed, "
+            f"{self.replicates} replicates, seed {self.seed}"
+        )
 
 
 @dataclass
@@ -38,7 +73,25 @@ class SetResult:
     report: ScoreReport
     det: DetCurve
     json_file: Path
+    trials: Trials
     plot_files: dict[str, Path] = field(default_factory=dict)
+    calibrated: dict[str, float] | None = None  # act_dcf and cllr of the calibrated scores
+
+    def write_json(self, tag: str, calibration: Calibration | None) -> None:
+        """``scores/<set>.json``: the report, plus the calibration used and its figures."""
+        summary = self.report.to_json()
+        summary.update(experiment=tag, set=self.set_name, protocol=self.protocol)
+        summary["calibration"] = None
+        if calibration is not None and self.calibrated is not None:
+            pooled = self.report.pooled
+            summary["calibration"] = {
+                **calibration.to_json(),
+                "before": {"act_dcf": pooled.act_dcf, "cllr": pooled.cllr},
+                "after": dict(self.calibrated),
+            }
+        with atomic_write(self.json_file) as handle:
+            json.dump(summary, handle, indent=2)
+            handle.write("\n")
 
 
 @dataclass
@@ -50,6 +103,8 @@ class ExperimentResult:
     model_info: dict
     sets: dict[str, SetResult] = field(default_factory=dict)
     missing: dict[str, Path] = field(default_factory=dict)
+    calibration: Calibration | None = None
+    calibration_note: str | None = None
 
     @property
     def tag(self) -> str:
@@ -73,8 +128,10 @@ def _read_model_info(exp_dir: Path) -> dict:
     return info if isinstance(info, dict) else {}
 
 
-def score_set(exp: ExperimentResult, set_name: str, data_dir: Path, tdcf: str) -> SetResult | None:
-    """Score ``exp`` on one set and write its JSON and plots; None when the score file is missing."""
+def score_set(
+    exp: ExperimentResult, set_name: str, data_dir: Path, tdcf: str, ci: CiOptions = CiOptions()
+) -> SetResult | None:
+    """Score ``exp`` on one set and write its plots; None when the score file is missing."""
     score_file = exp.exp_dir / "scores" / f"{set_name}.txt"
     if not score_file.is_file():
         return None
@@ -84,17 +141,14 @@ def score_set(exp: ExperimentResult, set_name: str, data_dir: Path, tdcf: str) -
     asv_file = data_dir / ASV_SCORES_NAME
     asv = read_asv_scores(asv_file) if asv_file.is_file() else None
     trials = make_trials(read_cm_scores(score_file), protocol)
-    report = evaluate(trials, asv, tdcf=tdcf, no_asv_reason=f"{asv_file} does not exist")
+    report = evaluate(trials, asv, tdcf=tdcf, no_asv_reason=f"{asv_file} does not exist", metrics="asvspoof5")
+    if ci.level is not None:
+        report = add_intervals(report, trials, ci.level, ci.replicates, ci.seed)
     if protocol is None:
         report.notes.append(f"no {data_dir}/utt2label: labels and attacks taken from the score file itself")
     if report.inverted_warning:
         log.warning("%s: %s", score_file, report.inverted_warning)
     json_file = exp.exp_dir / "scores" / f"{set_name}.json"
-    summary = report.to_json()
-    summary.update(experiment=exp.tag, set=set_name, protocol=protocol.path if protocol else None)
-    with atomic_write(json_file) as handle:
-        json.dump(summary, handle, indent=2)
-        handle.write("\n")
     ranked = SortedTrials.of(trials)
     det = ranked.det()
     result = SetResult(
@@ -105,6 +159,7 @@ def score_set(exp: ExperimentResult, set_name: str, data_dir: Path, tdcf: str) -
         report,
         det,
         json_file,
+        trials,
     )
     plot_dir = exp.exp_dir / "plots"
     hist = plot_dir / f"{set_name}_score_hist.png"
@@ -118,6 +173,26 @@ def score_set(exp: ExperimentResult, set_name: str, data_dir: Path, tdcf: str) -
     return result
 
 
+def calibrate(exp: ExperimentResult, calibrate_on: str | None) -> None:
+    """Fit the calibration on ``calibrate_on``, write it, and score every set's calibrated LLRs."""
+    if calibrate_on is None:
+        exp.calibration_note = "calibration not fitted (--calibrate-on none)"
+        return
+    fit_set = exp.sets.get(calibrate_on)
+    if fit_set is None:
+        exp.calibration_note = f"calibration not fitted: no {calibrate_on} scores"
+        return
+    trials = fit_set.trials
+    exp.calibration = fit_calibration(
+        trials.bonafide_scores(), trials.spoof_scores(), fitted_on=str(fit_set.score_file)
+    )
+    exp.calibration.write(exp.exp_dir / CALIBRATION_FILE)
+    for result in exp.sets.values():
+        llr = exp.calibration.apply(result.trials.scores)
+        bona, spoof = llr[result.trials.is_bonafide], llr[~result.trials.is_bonafide]
+        result.calibrated = {"act_dcf": act_dcf(bona, spoof), "cllr": cllr(bona, spoof)}
+
+
 def run_stage5(
     exp_dirs: list[Path],
     data_root: Path,
@@ -125,20 +200,29 @@ def run_stage5(
     out: Path,
     tdcf: str = "legacy",
     command: str | None = None,
+    ci: CiOptions = CiOptions(),
+    calibrate_on: str | None = "dev",
+    seed_baseline: str | None = None,
 ) -> list[ExperimentResult]:
-    """Score all experiments on all sets; write per-experiment and top-level RESULTS.md and plots."""
+    """Score all experiments on all sets; write per-experiment and top-level RESULTS.md and plots.
+
+    ``seed_baseline`` (e.g. "vanilla"): the directories are ``<tag>_s<seed>`` runs; the top-level file
+    then also aggregates over seeds (``ssd.metrics.seeds``) and ``seeds.json`` is written beside it.
+    """
     if not exp_dirs:
         raise ValueError("no experiment directories given")
     for exp_dir in exp_dirs:
         if not exp_dir.is_dir():
             raise ValueError(f"{exp_dir}: not an experiment directory")
-    env = Environment.collect(data_root, sets, tdcf, command)
+        if seed_baseline is not None:
+            split_tag(exp_dir.name)
+    env = Environment.collect(data_root, sets, tdcf, command, ci.describe(), calibrate_on)
     results = []
     for exp_dir in exp_dirs:
         config = exp_dir / "config.yaml"
         exp = ExperimentResult(exp_dir, config if config.is_file() else None, _read_model_info(exp_dir))
         for set_name in sets:
-            result = score_set(exp, set_name, data_root / set_name, tdcf)
+            result = score_set(exp, set_name, data_root / set_name, tdcf, ci)
             if result is None:
                 exp.missing[set_name] = exp_dir / "scores" / f"{set_name}.txt"
                 log.warning("%s: no %s scores (%s missing)", exp.tag, set_name, exp.missing[set_name])
@@ -147,6 +231,9 @@ def run_stage5(
                 pooled = result.report.pooled
                 tdcf_text = f"{pooled.min_tdcf:.4f}" if pooled.min_tdcf is not None else "not computed"
                 log.info("%s %s: EER %.3f %%, min t-DCF %s", exp.tag, set_name, 100 * pooled.eer, tdcf_text)
+        calibrate(exp, calibrate_on)
+        for result in exp.sets.values():
+            result.write_json(exp.tag, exp.calibration)
         with atomic_write(exp_dir / "RESULTS.md") as handle:
             handle.write(experiment_markdown(exp, env))
         results.append(exp)
@@ -156,6 +243,13 @@ def run_stage5(
         if curves:
             det_plots[set_name] = out.parent / f"det_{set_name}.png"
             plots.plot_det_curves(curves, det_plots[set_name], f"DET curves, {set_name}")
+    summary = summary_markdown(results, env, sets, det_plots, out.parent)
+    if seed_baseline is not None:
+        lines, data = seeds_summary(results, sets, seed_baseline)
+        summary += "\n".join(lines) + "\n"
+        with atomic_write(out.parent / "seeds.json") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
     with atomic_write(out) as handle:
-        handle.write(summary_markdown(results, env, sets, det_plots, out.parent))
+        handle.write(summary)
     return results

@@ -1,7 +1,9 @@
-"""Pooled and per-attack EER / min t-DCF of a set of scored trials, as a table and as JSON.
+"""Pooled and per-attack figures of a set of scored trials, as a table and as JSON.
 
-The trials are sorted once; each attack's figures come from the bona fide trials against that
-attack's spoofs (a boolean mask keeps the sort), with that attack's ASV spoof scores for the t-DCF.
+Metric sets (``METRIC_SETS``): ``asvspoof2019`` gives EER and min t-DCF (legacy or revised);
+``asvspoof5`` adds minDCF, actDCF and Cllr. The trials are sorted once (official order); each attack's
+figures come from the bona fide trials against that attack's spoofs (a boolean mask keeps the sort),
+with that attack's ASV spoof scores for the t-DCF.
 """
 
 from __future__ import annotations
@@ -10,29 +12,57 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ssd.metrics.eer import DetCurve, det_curve_sorted, eer_from_det
-from ssd.metrics.scorefiles import AsvScores, ScoreFileError, Trials
+from ssd.metrics.bootstrap import BootstrapIntervals, bootstrap_intervals
+from ssd.metrics.cllr import cllr
+from ssd.metrics.dcf import act_dcf, min_dcf_from_det
+from ssd.metrics.eer import DetCurve, check_det_points, det_curve_sorted, eer_from_det, official_order
+from ssd.metrics.sasv import a_dcf, t_eer
+from ssd.metrics.scorefiles import (
+    AsvScores,
+    KeyedTrialScores,
+    ScoreFileError,
+    Trials,
+    cm_scores_of_trials,
+)
 from ssd.metrics.tdcf import (
     TDCF_VARIANTS,
     AsvOperatingPoint,
     TdcfUndefinedError,
     asv_operating_point,
     min_tdcf_from_det,
+    tdcf_weights,
 )
 
 TDCF_NAMES = {"legacy": "ASVspoof 2019 (legacy) min t-DCF", "revised": "ASVspoof 2021 (revised) min t-DCF"}
+METRIC_SETS = ("asvspoof2019", "asvspoof5")
+SASV_NAMES = {"a_dcf": "a-DCF", "t_eer": "t-EER"}
 EER_WARNING_LEVEL = 0.5
 
 
 @dataclass(frozen=True)
 class Figures:
-    """EER (a fraction) and min t-DCF (None when not computed) of bona fide trials against some spoofs."""
+    """EER (a fraction) and the other figures (None when not computed) of bona fide against some spoofs."""
 
     eer: float
     eer_threshold: float
     min_tdcf: float | None
     n_bonafide: int
     n_spoof: int
+    min_dcf: float | None = None
+    act_dcf: float | None = None
+    cllr: float | None = None
+
+    def to_json(self) -> dict:
+        entry = {
+            "eer": self.eer,
+            "eer_threshold": self.eer_threshold,
+            "min_tdcf": self.min_tdcf,
+            "n_bonafide": self.n_bonafide,
+            "n_spoof": self.n_spoof,
+        }
+        if self.min_dcf is not None:
+            entry.update(min_dcf=self.min_dcf, act_dcf=self.act_dcf, cllr=self.cllr)
+        return entry
 
 
 @dataclass
@@ -48,6 +78,10 @@ class ScoreReport:
     cm_source: str
     asv_source: str | None
     notes: list[str] = field(default_factory=list)
+    metrics: str = "asvspoof2019"
+    det_points: str = "official"
+    sasv: dict[str, float] = field(default_factory=dict)  # a_dcf, t_eer when their inputs are given
+    intervals: BootstrapIntervals | None = None
 
     @property
     def inverted_warning(self) -> str | None:
@@ -62,16 +96,6 @@ class ScoreReport:
 
     def to_json(self) -> dict:
         """The documented JSON schema: fractions for EER, null where a figure was not computed."""
-
-        def entry(fig: Figures) -> dict:
-            return {
-                "eer": fig.eer,
-                "eer_threshold": fig.eer_threshold,
-                "min_tdcf": fig.min_tdcf,
-                "n_bonafide": fig.n_bonafide,
-                "n_spoof": fig.n_spoof,
-            }
-
         asv = None
         if self.asv is not None:
             asv = {
@@ -80,11 +104,16 @@ class ScoreReport:
                 "p_miss": self.asv.p_miss,
                 "p_miss_spoof": self.asv.p_miss_spoof,
             }
+        pooled = self.pooled.to_json()
+        pooled.update(self.sasv)
         return {
             "cm_scores": self.cm_source,
             "asv_scores": self.asv_source,
-            "pooled": entry(self.pooled),
-            "per_attack": {name: entry(fig) for name, fig in self.per_attack.items()},
+            "metrics": self.metrics,
+            "det_points": self.det_points,
+            "pooled": pooled,
+            "per_attack": {name: fig.to_json() for name, fig in self.per_attack.items()},
+            "confidence_intervals": self.intervals.to_json() if self.intervals else None,
             "n_bonafide": self.n_bonafide,
             "n_spoof": self.n_spoof,
             "tdcf": self.tdcf_variant,
@@ -105,17 +134,21 @@ class SortedTrials:
 
     @classmethod
     def of(cls, trials: Trials) -> SortedTrials:
-        order = np.argsort(trials.scores)
+        order = official_order(trials.scores, trials.is_bonafide)
         return cls(
             trials.scores[order], trials.is_bonafide[order], trials.attack_index[order], trials.attack_names
         )
 
-    def det(self, attack: str | None = None) -> DetCurve:
-        """DET curve of all bona fide trials against all spoofs, or against one attack's spoofs."""
+    def subset(self, attack: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted scores and bona fide flags of all trials, or of bona fide plus one attack's spoofs."""
         if attack is None:
-            return det_curve_sorted(self.scores, self.is_bonafide)
+            return self.scores, self.is_bonafide
         keep = self.is_bonafide | (self.attack_index == self.attack_names.index(attack))
-        return det_curve_sorted(self.scores[keep], self.is_bonafide[keep])
+        return self.scores[keep], self.is_bonafide[keep]
+
+    def det(self, attack: str | None = None, points: str = "official") -> DetCurve:
+        """DET curve of all bona fide trials against all spoofs, or against one attack's spoofs."""
+        return det_curve_sorted(*self.subset(attack), points)
 
 
 def _asv_spoof_for(trials: Trials, asv: AsvScores, notes: list[str]) -> np.ndarray:
@@ -146,13 +179,25 @@ def evaluate(
     asv: AsvScores | None = None,
     tdcf: str = "legacy",
     no_asv_reason: str = "no ASV scores given",
+    points: str = "official",
+    metrics: str = "asvspoof2019",
 ) -> ScoreReport:
     """Pooled and per-attack EER, plus min t-DCF (``tdcf`` = legacy|revised) when ASV scores are given.
 
-    ``no_asv_reason`` says in the report's notes why there are no ASV scores, when there are none.
+    ``no_asv_reason`` says in the report's notes why there are no ASV scores, when there are none;
+    ``points`` places the DET points (see ``ssd.metrics.eer``); ``metrics`` = asvspoof5 adds minDCF,
+    actDCF and Cllr.
     """
     if tdcf not in TDCF_VARIANTS:
         raise ValueError(f"unknown t-DCF variant {tdcf!r}; choose one of {', '.join(TDCF_VARIANTS)}")
+    if metrics not in METRIC_SETS:
+        raise ValueError(f"unknown metric set {metrics!r}; choose one of {', '.join(METRIC_SETS)}")
+    check_det_points(points)
+    if trials.n_bonafide == 0 or trials.n_spoof == 0:
+        raise ScoreFileError(
+            f"{trials.source}: {trials.n_bonafide} bona fide and {trials.n_spoof} spoof trials; the EER "
+            "needs both classes (is this the score file, or protocol, of another set?)"
+        )
     notes: list[str] = []
     ranked = SortedTrials.of(trials)
     asv_point: AsvOperatingPoint | None = None
@@ -162,7 +207,8 @@ def evaluate(
             "and spoof scores for this set)"
         )
     else:
-        asv_point = asv_operating_point(asv.target, asv.nontarget, _asv_spoof_for(trials, asv, notes))
+        spoof = _asv_spoof_for(trials, asv, notes)
+        asv_point = asv_operating_point(asv.target, asv.nontarget, spoof, points)
     if trials.n_unknown_attack and trials.attack_names:
         notes.append(
             f"{trials.n_unknown_attack} spoof trial(s) without an attack label are only in the pooled row"
@@ -177,7 +223,8 @@ def evaluate(
     n_spoof[None] = trials.n_spoof
 
     def figures(attack: str | None, point: AsvOperatingPoint | None) -> Figures:
-        det = ranked.det(attack)
+        scores, is_bona = ranked.subset(attack)
+        det = det_curve_sorted(scores, is_bona, points)
         eer, threshold = eer_from_det(det)
         value = None
         if point is not None:
@@ -185,7 +232,13 @@ def evaluate(
                 value = min_tdcf_from_det(det, point, tdcf)[0]
             except TdcfUndefinedError as err:
                 notes.append(f"{attack or 'pooled'}: {err}")
-        return Figures(eer, threshold, value, trials.n_bonafide, n_spoof[attack])
+        fig = Figures(eer, threshold, value, trials.n_bonafide, n_spoof[attack])
+        if metrics == "asvspoof5":
+            bona, spoof = scores[is_bona], scores[~is_bona]
+            fig = replace(
+                fig, min_dcf=min_dcf_from_det(det)[0], act_dcf=act_dcf(bona, spoof), cllr=cllr(bona, spoof)
+            )
+        return fig
 
     pooled = figures(None, asv_point)
     per_attack = {}
@@ -205,13 +258,57 @@ def evaluate(
         cm_source=trials.source,
         asv_source=asv.path if asv is not None else None,
         notes=notes,
+        metrics=metrics,
+        det_points=points,
     )
 
 
-def format_report(report: ScoreReport) -> str:
-    """Human-readable pooled line and per-attack table (EER in %, t-DCF to 4 decimals)."""
+def add_intervals(
+    report: ScoreReport, trials: Trials, level: float, replicates: int, seed: int
+) -> ScoreReport:
+    """The report with bootstrap intervals of its pooled EER and min t-DCF (see ``ssd.metrics.bootstrap``)."""
+    ranked = SortedTrials.of(trials)
+    weights = None
+    if report.asv is not None and report.pooled.min_tdcf is not None:
+        weights = tdcf_weights(report.asv, report.tdcf_variant or "legacy")
+    intervals = bootstrap_intervals(
+        ranked.scores, ranked.is_bonafide, level, replicates, seed, weights, report.det_points
+    )
+    return replace(report, intervals=intervals)
 
-    def tdcf_text(value: float | None) -> str:
+
+def add_sasv(
+    report: ScoreReport,
+    trials: Trials,
+    cm_utts: list[str],
+    sasv: KeyedTrialScores | None,
+    asv_trials: KeyedTrialScores | None,
+) -> ScoreReport:
+    """The report with a-DCF (from SASV scores) and t-EER (from per-trial ASV scores), or notes why not."""
+    figures: dict[str, float] = {}
+    notes = list(report.notes)
+    if sasv is None:
+        notes.append("a-DCF not computed: no SASV scores given (--sasv-scores, 'utt score key' lines)")
+    else:
+        figures["a_dcf"] = a_dcf(sasv.of("target"), sasv.of("nontarget"), sasv.of("spoof"))[0]
+    if asv_trials is None:
+        notes.append(
+            "t-EER not computed: no ASV scores of the CM trials given (--asv-trial-scores, 'utt score key')"
+        )
+    else:
+        cm = cm_scores_of_trials(asv_trials, trials, cm_utts)
+        key = asv_trials.key
+        figures["t_eer"] = t_eer(
+            cm[key == 0], cm[key == 1], cm[key == 2],
+            asv_trials.of("target"), asv_trials.of("nontarget"), asv_trials.of("spoof"),
+        )  # fmt: skip
+    return replace(report, sasv=figures, notes=notes)
+
+
+def format_report(report: ScoreReport) -> str:
+    """Human-readable pooled lines and per-attack table (EER in %, costs to 4 decimals)."""
+
+    def num(value: float | None) -> str:
         return f"{value:.4f}" if value is not None else "-"
 
     what = TDCF_NAMES[report.tdcf_variant] if report.tdcf_variant else "min t-DCF"
@@ -225,11 +322,35 @@ def format_report(report: ScoreReport) -> str:
             f"ASV scores: {report.asv_source} (EER threshold {op.threshold:.4f}: Pfa {op.p_fa:.4f}, "
             f"Pmiss {op.p_miss:.4f}, spoofs rejected {op.p_miss_spoof:.4f})"
         )
-    lines.append(f"pooled: EER {100 * report.pooled.eer:.3f} %  {what} {tdcf_text(report.pooled.min_tdcf)}")
+    ci = report.intervals
+    eer_ci = f" {ci.eer.text(100, 3)}" if ci else ""
+    tdcf_ci = f" {ci.min_tdcf.text(1, 4)}" if ci and ci.min_tdcf else ""
+    pooled = report.pooled
+    lines.append(f"pooled: EER {100 * pooled.eer:.3f} %{eer_ci}  {what} {num(pooled.min_tdcf)}{tdcf_ci}")
+    five = report.metrics == "asvspoof5"
+    if five:
+        lines.append(
+            f"pooled: minDCF {num(pooled.min_dcf)}  actDCF {num(pooled.act_dcf)}  "
+            f"Cllr {num(pooled.cllr)} bits"
+        )
+        sasv = "  ".join(f"{SASV_NAMES[k]} {num(v)}" for k, v in report.sasv.items())
+        if sasv:
+            lines.append(f"pooled: {sasv}")
+    if ci:
+        lines.append(
+            f"(intervals: {100 * ci.level:g} % percentile bootstrap, {ci.replicates} replicates, seed "
+            f"{ci.seed}, CM trials resampled by class, ASV fixed)"
+        )
     if report.per_attack:
-        lines += ["", f"{'attack':<8} {'#spoof':>7} {'EER (%)':>8} {'min t-DCF':>10}"]
+        header = f"{'attack':<8} {'#spoof':>7} {'EER (%)':>8} {'min t-DCF':>10}"
+        if five:
+            header += f" {'minDCF':>8} {'actDCF':>8} {'Cllr':>8}"
+        lines += ["", header]
         for name, fig in report.per_attack.items():
-            lines.append(f"{name:<8} {fig.n_spoof:>7} {100 * fig.eer:>8.3f} {tdcf_text(fig.min_tdcf):>10}")
+            row = f"{name:<8} {fig.n_spoof:>7} {100 * fig.eer:>8.3f} {num(fig.min_tdcf):>10}"
+            if five:
+                row += f" {num(fig.min_dcf):>8} {num(fig.act_dcf):>8} {num(fig.cllr):>8}"
+            lines.append(row)
     if report.notes:
         lines += [""] + [f"note: {note}" for note in report.notes]
     return "\n".join(lines)

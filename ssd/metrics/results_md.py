@@ -20,8 +20,9 @@ from ssd.metrics.report import TDCF_NAMES, Figures
 from ssd.metrics.scorefiles import attack_sort_key
 
 if TYPE_CHECKING:
-    from ssd.metrics.experiments import ExperimentResult
+    from ssd.metrics.experiments import ExperimentResult, SetResult
 
+CALIBRATION_FILE = "calibration.json"
 CORPUS_FILE = "corpus"  # data/<set>/corpus: "path <corpus dir>", written by data preparation
 _GENERATED = "<!-- written by python -m ssd.bin.results (stage 5): rerun it rather than edit -->"
 
@@ -66,9 +67,19 @@ class Environment:
     corpus: dict[str, str]
     tdcf: str
     command: str | None
+    intervals: str | None = None
+    calibrate_on: str | None = None
 
     @classmethod
-    def collect(cls, data_root: Path, sets: list[str], tdcf: str, command: str | None = None) -> Environment:
+    def collect(
+        cls,
+        data_root: Path,
+        sets: list[str],
+        tdcf: str,
+        command: str | None = None,
+        intervals: str | None = None,
+        calibrate_on: str | None = None,
+    ) -> Environment:
         commit = _git("rev-parse", "HEAD")
         status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
         corpus = {name: _corpus_of(data_root / name / CORPUS_FILE) for name in sets}
@@ -82,6 +93,8 @@ class Environment:
             corpus=corpus,
             tdcf=tdcf,
             command=command,
+            intervals=intervals,
+            calibrate_on=calibrate_on,
         )
 
     def markdown(self) -> list[str]:
@@ -93,7 +106,19 @@ class Environment:
             f"- torch version: `{self.torch}`, numpy version: `{self.numpy}`",
         ]
         lines += [f"- corpus ({name}): `{path}`" for name, path in self.corpus.items()]
-        lines.append(f"- metric: EER and {TDCF_NAMES[self.tdcf]} (t-DCF only where the set has ASV scores)")
+        lines.append(
+            f"- metric: EER and {TDCF_NAMES[self.tdcf]} (t-DCF only where the set has ASV scores), the "
+            "organisers' DET walk; ASVspoof 5 actDCF (scores taken as LLRs) and Cllr (bits)"
+        )
+        lines.append(f"- intervals: {self.intervals}" if self.intervals else "- intervals: none")
+        if self.calibrate_on:
+            lines.append(
+                f"- calibration: prior-weighted logistic regression fitted on {self.calibrate_on} (effective "
+                f"bona fide prior 0.655), applied to every set; '(cal.)' columns; on {self.calibrate_on} "
+                "itself they are optimistic"
+            )
+        else:
+            lines.append("- calibration: none")
         if self.command:
             lines.append(f"- command: `{self.command}`")
         return lines
@@ -116,8 +141,32 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
+FIGURE_HEADER = [
+    "EER (%)", "min t-DCF", "minDCF", "actDCF", "actDCF (cal.)", "Cllr", "Cllr (cal.)", "#bona fide",
+    "#spoof"
+]  # fmt: skip
+
+
+def _num(value: float | None) -> str:
+    return f"{value:.4f}" if value is not None else "n/a"
+
+
 def _figures_row(label: str, fig: Figures) -> list[str]:
-    return [label, _pct(fig.eer), _tdcf(fig.min_tdcf), str(fig.n_bonafide), str(fig.n_spoof)]
+    """Per-attack row: no intervals, no calibrated columns (the calibration is fitted on pooled trials)."""
+    return [label, _pct(fig.eer), _tdcf(fig.min_tdcf), _num(fig.min_dcf), _num(fig.act_dcf), "-",
+            _num(fig.cllr), "-",
+            str(fig.n_bonafide), str(fig.n_spoof)]  # fmt: skip
+
+
+def _pooled_row(label: str, result: SetResult) -> list[str]:
+    """Pooled row: EER and min t-DCF with their intervals, actDCF and Cllr before and after calibration."""
+    report = result.report
+    fig, ci = report.pooled, report.intervals
+    eer = _pct(fig.eer) + (f" {ci.eer.text(100, 3)}" if ci else "")
+    tdcf = _tdcf(fig.min_tdcf) + (f" {ci.min_tdcf.text(1, 4)}" if ci and ci.min_tdcf else "")
+    cal = result.calibrated or {}
+    return [label, eer, tdcf, _num(fig.min_dcf), _num(fig.act_dcf), _num(cal.get("act_dcf")), _num(fig.cllr),
+            _num(cal.get("cllr")), str(fig.n_bonafide), str(fig.n_spoof)]  # fmt: skip
 
 
 def experiment_markdown(exp: ExperimentResult, env: Environment) -> str:
@@ -141,12 +190,10 @@ def experiment_markdown(exp: ExperimentResult, env: Environment) -> str:
         truth = f"`{result.protocol}`" if result.protocol else "the score file's own labels"
         lines.append(f"- protocol: {truth}")
         lines.append(f"- ASV scores: `{result.asv_file}`" if result.asv_file else "- ASV scores: none")
-        lines += [""] + _table(
-            ["set", "EER (%)", "min t-DCF", "#bona fide", "#spoof"], [_figures_row(set_name, report.pooled)]
-        )
+        lines += [""] + _table(["set", *FIGURE_HEADER], [_pooled_row(set_name, result)])
         if report.per_attack:
             rows = [_figures_row(name, fig) for name, fig in report.per_attack.items()]
-            lines += [""] + _table(["attack", "EER (%)", "min t-DCF", "#bona fide", "#spoof"], rows)
+            lines += [""] + _table(["attack", *FIGURE_HEADER], rows)
         if report.inverted_warning:
             lines += ["", f"**WARNING: {report.inverted_warning}**"]
         if report.notes:
@@ -155,6 +202,15 @@ def experiment_markdown(exp: ExperimentResult, env: Environment) -> str:
             lines += ["", f"![{what}, {set_name}]({_rel(png, home)})"]
     for set_name, path in exp.missing.items():
         lines += ["", f"## {set_name}", "", f"not scored: `{path}` does not exist"]
+    lines += ["", "## Calibration", ""]
+    if exp.calibration is not None:
+        cal = exp.calibration
+        lines.append(
+            f"- `{CALIBRATION_FILE}`: llr = {cal.scale:.6g} * score + {cal.offset:.6g}, fitted on "
+            f"`{cal.fitted_on}` ({cal.n_bonafide} bona fide, {cal.n_spoof} spoof), prior {cal.prior:.4f}"
+        )
+    else:
+        lines.append(f"- {exp.calibration_note}")
     return "\n".join(lines) + "\n"
 
 
@@ -180,8 +236,8 @@ def summary_markdown(
         if not scored:
             lines.append("no variant has scores for this set")
             continue
-        rows = [_figures_row(tag, result.report.pooled) for tag, result in scored]
-        lines += _table(["variant", "EER (%)", "min t-DCF", "#bona fide", "#spoof"], rows)
+        rows = [_pooled_row(tag, result) for tag, result in scored]
+        lines += _table(["variant", *FIGURE_HEADER], rows)
         warned = [tag for tag, result in scored if result.report.inverted_warning]
         if warned:
             lines += ["", f"**WARNING: pooled EER above 50 % for {', '.join(warned)}: inverted score sign?**"]

@@ -486,3 +486,58 @@ def _asv_from_table(table: _Table) -> AsvScores:
         name: scores[order[bounds[i] : bounds[i + 1]]] for i, name in enumerate(names) if name != BONAFIDE
     }
     return AsvScores(table.path, target, nontarget, spoof)
+
+
+@dataclass(frozen=True)
+class KeyedTrialScores:
+    """``utt score key`` lines with key target / nontarget / spoof: SASV scores, or ASV scores per trial.
+
+    An utterance may appear in several trials (one per claimed speaker); ``key`` indexes ``ASV_KEYS``.
+    """
+
+    path: str
+    utts: list[str]
+    scores: np.ndarray
+    key: np.ndarray
+    line_numbers: list[int] | None = None
+
+    def of(self, key: str) -> np.ndarray:
+        return self.scores[self.key == ASV_KEYS.index(key)]
+
+
+def read_keyed_trial_scores(path: str | Path) -> KeyedTrialScores:
+    """Parse ``utt score key`` lines (key target, nontarget or spoof); every key must be present."""
+    table = _read_table(path, (3,), "trial score (utt score key)")
+    with _blaming_lines(table):
+        key = _codes(table, 2, ASV_KEYS, "key")
+        scores = _parse_scores(table, 1, table.columns[0])
+    counts = np.bincount(key, minlength=3)
+    if counts.min() == 0:
+        have = ", ".join(f"{n} {k}" for n, k in zip(counts.tolist(), ASV_KEYS, strict=True))
+        raise ScoreFileError(f"{table.path}: needs target, nontarget and spoof trials, found {have}")
+    return KeyedTrialScores(table.path, table.columns[0], scores, key, table.line_numbers)
+
+
+def cm_scores_of_trials(trials: KeyedTrialScores, cm: Trials, cm_utts: list[str]) -> np.ndarray:
+    """The CM score (higher = bona fide) of each trial's utterance; spoof trials must be CM spoofs."""
+    position = {utt: i for i, utt in enumerate(cm_utts)}
+    missing = [
+        f"{u} ({trials.path}:{_line(trials, i)})" for i, u in enumerate(trials.utts) if u not in position
+    ]
+    if missing:
+        raise ScoreFileError(
+            f"{len(missing)} trial utterance(s) have no CM score in {cm.source}: {_first(missing)}"
+        )
+    index = np.fromiter(map(position.__getitem__, trials.utts), dtype=np.int64, count=len(trials.utts))
+    wrong = np.flatnonzero(cm.is_bonafide[index] == (trials.key == ASV_KEYS.index(SPOOF)))
+    if wrong.size:
+        i = int(wrong[0])
+        raise ScoreFileError(
+            f"{trials.path}:{_line(trials, i)}: trial key {ASV_KEYS[trials.key[i]]!r} of {trials.utts[i]} "
+            f"contradicts its CM label in {cm.source} ({wrong.size} such trial(s))"
+        )
+    return cm.scores[index]
+
+
+def _line(trials: KeyedTrialScores, record: int) -> int:
+    return record + 1 if trials.line_numbers is None else trials.line_numbers[record]

@@ -9,10 +9,11 @@ Two forms are offered, chosen by name:
 - ``"revised"``: the ASVspoof 2021 form (Kinnunen et al., 2020), which adds the ASV-only cost
   ``C0 = Ptar Cmiss Pmiss_asv + Pnon Cfa Pfa_asv`` and normalises by ``C0 + min(C1, C2)``.
 
-The ASV system works at the EER threshold of its target/nontarget scores (accepting
-``score >= threshold``), and its error rates are measured exactly at that operating point. (The
-organisers' script takes the highest *rejected* score as the threshold and then counts it as accepted,
-one trial off its own EER point; on the 2019 LA eval files that moves min t-DCF by under 2e-6.)
+The ASV system works at the EER threshold of its target/nontarget scores, and its error rates are
+counted at that threshold (accepting ``score >= threshold``). With the official DET points (default)
+the threshold is the organisers': the highest score their EER walk rejects, which their script then
+counts as accepted (one trial off its own EER point). With ``points="distinct"`` it is the exact EER
+threshold of the tie-aware walk. Both forms are minimised over the CM DET points of the same placement.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ssd.metrics.eer import DetCurve, compute_eer, det_curve
+from ssd.metrics.eer import DetCurve, check_det_points, det_curve, eer_index
 
 TDCF_VARIANTS = ("legacy", "revised")
 
@@ -56,14 +57,27 @@ class TdcfUndefinedError(ValueError):
     """The t-DCF normalisation is zero or negative, so the figure does not exist for these trials."""
 
 
-def asv_operating_point(target: np.ndarray, nontarget: np.ndarray, spoof: np.ndarray) -> AsvOperatingPoint:
+def asv_threshold(target: np.ndarray, nontarget: np.ndarray, points: str = "official") -> float:
+    """The ASV EER threshold: the organisers' rule (last rejected score) or the tie-aware exact one."""
+    det = det_curve(target, nontarget, points)
+    k = eer_index(det)
+    if points == "distinct":
+        return float(det.thresholds[k])
+    # det.thresholds[k - 1] is the k-th lowest score, the last one the official walk rejects at point k
+    return float(det.thresholds[k - 1]) if k > 0 else float(det.thresholds[0] - 0.001)
+
+
+def asv_operating_point(
+    target: np.ndarray, nontarget: np.ndarray, spoof: np.ndarray, points: str = "official"
+) -> AsvOperatingPoint:
     """ASV rates at the EER threshold of target vs nontarget; ``spoof`` gives the spoof rejection rate."""
+    check_det_points(points)
     spoof = np.asarray(spoof, dtype=np.float64)
     if spoof.size == 0:
         raise ValueError("no ASV spoof scores: the t-DCF needs the ASV system's scores on spoofed trials")
     if not np.all(np.isfinite(spoof)):
         raise ValueError("ASV spoof scores must be finite")
-    _, threshold = compute_eer(target, nontarget)
+    threshold = asv_threshold(target, nontarget, points)
     return AsvOperatingPoint(
         threshold=threshold,
         p_fa=float(np.mean(np.asarray(nontarget) >= threshold)),
@@ -72,13 +86,10 @@ def asv_operating_point(target: np.ndarray, nontarget: np.ndarray, spoof: np.nda
     )
 
 
-def tdcf_curve_from_det(
-    det: DetCurve,
-    asv: AsvOperatingPoint,
-    variant: str = "legacy",
-    costs: CostModel = ASVSPOOF2019_COSTS,
-) -> np.ndarray:
-    """Normalised t-DCF at every CM threshold of ``det`` (same indexing as ``det.thresholds``)."""
+def tdcf_weights(
+    asv: AsvOperatingPoint, variant: str = "legacy", costs: CostModel = ASVSPOOF2019_COSTS
+) -> tuple[float, float, float, float]:
+    """``(C0, C1, C2, norm)``: the normalised t-DCF at a CM point is ``(C0 + C1 Pmiss + C2 Pfa) / norm``."""
     p_fa_spoof_asv = 1.0 - asv.p_miss_spoof
     if variant == "legacy":
         c1 = costs.p_tar * (costs.c_miss_cm - costs.c_miss_asv * asv.p_miss)
@@ -99,6 +110,17 @@ def tdcf_curve_from_det(
             f"Pfa {asv.p_fa:.4f}, spoofs accepted {p_fa_spoof_asv:.4f}); C2 is 0 when the ASV system "
             "rejects every spoof of these trials"
         )
+    return c0, c1, c2, norm
+
+
+def tdcf_curve_from_det(
+    det: DetCurve,
+    asv: AsvOperatingPoint,
+    variant: str = "legacy",
+    costs: CostModel = ASVSPOOF2019_COSTS,
+) -> np.ndarray:
+    """Normalised t-DCF at every CM threshold of ``det`` (same indexing as ``det.thresholds``)."""
+    c0, c1, c2, norm = tdcf_weights(asv, variant, costs)
     return (c0 + c1 * det.p_miss + c2 * det.p_fa) / norm
 
 
@@ -117,6 +139,7 @@ def min_tdcf(
     asv: AsvOperatingPoint,
     variant: str = "legacy",
     costs: CostModel = ASVSPOOF2019_COSTS,
+    points: str = "official",
 ) -> float:
     """Minimum normalised t-DCF of CM scores (higher = bona fide) in tandem with the ASV operating point."""
-    return min_tdcf_from_det(det_curve(bonafide, spoof), asv, variant, costs)[0]
+    return min_tdcf_from_det(det_curve(bonafide, spoof, points), asv, variant, costs)[0]

@@ -148,5 +148,21 @@ def test_attack_the_asv_always_rejects_has_no_tdcf_and_says_why(tmp_path, files)
 
 def test_trials_of_one_class_only_are_refused(tmp_path):
     (tmp_path / "cm.txt").write_text("b1 - bonafide 1.0\nb2 - bonafide 2.0\n")
-    with pytest.raises(ValueError, match="needs bona fide and spoof trials, got 2 bona fide and 0 spoof"):
+    message = r"cm\.txt: 2 bona fide and 0 spoof trials; the EER needs both classes"
+    with pytest.raises(ValueError, match=message):
         evaluate(make_trials(read_cm_scores(tmp_path / "cm.txt")))
+
+
+def test_revised_tdcf_per_attack_matches_the_2021_package_definition(files, ref):
+    trials = make_trials(read_cm_scores(files[0]))
+    asv = read_asv_scores(files[1])
+    report = evaluate(trials, asv, "revised")
+    _, threshold = ref.eer(asv.target, asv.nontarget)
+    pfa, pmiss, _ = ref.asv_rates(asv.target, asv.nontarget, asv.spoof["A07"])
+    assert (report.asv.p_fa, report.asv.p_miss) == (pfa, pmiss)
+    bona = trials.bonafide_scores()
+    for attack, fig in report.per_attack.items():
+        pmiss_spoof = float(np.mean(asv.spoof[attack] < threshold))
+        expected = ref.min_tdcf(bona, trials.spoof_scores(attack), pfa, pmiss, pmiss_spoof, "revised")
+        assert fig.min_tdcf == pytest.approx(expected, abs=1e-12), attack
+    assert len(report.per_attack) >= 2

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ssd.bin.results import main
+from ssd.metrics.calibration import Calibration, fit_calibration
+from ssd.metrics.cllr import cllr
 
 SETS = {"dev": ("A01", "A02", "A03"), "eval": ("A07", "A08", "A09", "A10")}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -124,7 +127,8 @@ def test_stage5_writes_every_file_with_the_right_numbers(tree, ref):
         assert list(rows) == expected_tags
         for tag in expected_tags:
             eer, tdcf = figures(ref, root, tag, set_name)
-            assert rows[tag][:2] == [eer, tdcf], (set_name, tag)
+            assert [cell.split()[0] for cell in rows[tag][:2]] == [eer, tdcf], (set_name, tag)
+            assert re.fullmatch(r"\d+\.\d{3} \[\d+\.\d{3}, \d+\.\d{3}\]", rows[tag][0])
         per_attack = table_rows(top, f"### {set_name}: EER (%) per attack")
         assert len(per_attack["all"]) == len(SETS[set_name])
     assert "| variant | A01 | A02 | A03 |" in top
@@ -142,13 +146,56 @@ def test_stage5_writes_every_file_with_the_right_numbers(tree, ref):
     vanilla = (root / "exp" / "vanilla" / "RESULTS.md").read_text()
     assert "- config: `exp/vanilla/config.yaml`" in vanilla and "- parameters: 1,234,567" in vanilla
     eval_rows = table_rows(vanilla, "## eval")
-    assert eval_rows["eval"][:2] == list(figures(ref, root, "vanilla", "eval"))
+    assert [cell.split()[0] for cell in eval_rows["eval"][:2]] == list(figures(ref, root, "vanilla", "eval"))
     assert list(eval_rows)[1:] == ["A07", "A08", "A09", "A10"]
     assert "![t-DCF against threshold, eval](plots/eval_tdcf.png)" in vanilla
     data = json.loads((root / "exp" / "vanilla" / "scores" / "dev.json").read_text())
     assert f"{100 * data['pooled']['eer']:.3f}" == figures(ref, root, "vanilla", "dev")[0]
     assert list(data["per_attack"]) == ["A01", "A02", "A03"]
     assert data["set"] == "dev" and data["asv_scores"] == "data/dev/asv_scores.txt"
+    ci = data["confidence_intervals"]
+    assert (ci["level"], ci["replicates"], ci["seed"]) == (0.95, 1000, 0)
+    assert ci["eer"][0] < data["pooled"]["eer"] < ci["eer"][1]
+    assert "1000 replicates, seed 0" in top
+
+
+def test_calibration_is_fitted_on_dev_written_and_reported_before_and_after(tree):
+    root, _ = tree
+    assert run("vanilla", "all") == 0
+    cal_file = root / "exp" / "vanilla" / "calibration.json"
+    cal = Calibration.read(cal_file)
+    assert cal.fitted_on == "exp/vanilla/scores/dev.txt" and (cal.n_bonafide, cal.n_spoof) == (120, 240)
+    # refit independently from the raw dev file: the same map
+    rows = [line.split() for line in (root / "exp/vanilla/scores/dev.txt").read_text().splitlines()]
+    bona = np.array([float(r[3]) for r in rows if r[2] == "bonafide"])
+    spoof = np.array([float(r[3]) for r in rows if r[2] == "spoof"])
+    again = fit_calibration(bona, spoof)
+    assert (cal.scale, cal.offset) == (pytest.approx(again.scale), pytest.approx(again.offset))
+    data = json.loads((root / "exp" / "vanilla" / "scores" / "eval.json").read_text())
+    block = data["calibration"]
+    assert block["scale"] == pytest.approx(cal.scale) and block["fitted_on"] == cal.fitted_on
+    eval_rows = [line.split() for line in (root / "exp/vanilla/scores/eval.txt").read_text().splitlines()]
+    llr_bona = cal.apply([float(r[3]) for r in eval_rows if r[2] == "bonafide"])
+    llr_spoof = cal.apply([float(r[3]) for r in eval_rows if r[2] == "spoof"])
+    assert block["after"]["cllr"] == pytest.approx(cllr(llr_bona, llr_spoof), abs=1e-12)
+    assert block["after"]["cllr"] < block["before"]["cllr"]
+    assert block["after"]["act_dcf"] <= block["before"]["act_dcf"]
+    vanilla = (root / "exp" / "vanilla" / "RESULTS.md").read_text()
+    row = table_rows(vanilla, "## eval")["eval"]
+    assert row[4] == f"{block['after']['act_dcf']:.4f}" and row[6] == f"{block['after']['cllr']:.4f}"
+    assert row[2] == f"{data['pooled']['min_dcf']:.4f}"
+    assert "- `calibration.json`: llr = " in vanilla and "fitted on `exp/vanilla/scores/dev.txt`" in vanilla
+
+
+def test_no_intervals_and_no_calibration_options(tree):
+    root, _ = tree
+    assert run("vanilla", extra=("--ci", "0", "--calibrate-on", "none")) == 0
+    data = json.loads((root / "exp" / "vanilla" / "scores" / "eval.json").read_text())
+    assert data["confidence_intervals"] is None and data["calibration"] is None
+    assert not (root / "exp" / "vanilla" / "calibration.json").exists()
+    vanilla = (root / "exp" / "vanilla" / "RESULTS.md").read_text()
+    assert "calibration not fitted (--calibrate-on none)" in vanilla and "- intervals: none" in vanilla
+    assert re.fullmatch(r"\d+\.\d{3}", table_rows(vanilla, "## eval")["eval"][0])
 
 
 def test_dev_never_uses_the_eval_asv_file_and_no_asv_means_no_tdcf(tree):

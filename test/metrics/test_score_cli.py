@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from ssd.bin.score import main
@@ -99,3 +100,97 @@ def test_module_entry_point_runs(tmp_path):
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert missing.returncode == 1 and "nope.txt" in missing.stderr
+
+
+def test_official_walk_is_the_default_and_distinct_is_an_option(asvspoof2019, capsys):
+    args = [
+        "--cm-scores", str(asvspoof2019 / "air_amsoftmax_eval_cm_scores.txt"),
+        "--asv-scores", str(asvspoof2019 / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt"),
+    ]  # fmt: skip
+    assert main(args) == 0
+    assert "pooled: EER 3.165 %  ASVspoof 2019 (legacy) min t-DCF 0.0771" in capsys.readouterr().out
+    assert main([*args, "--det-points", "distinct"]) == 0
+    assert "min t-DCF 0.0771" in capsys.readouterr().out  # 0.077147 against 0.077145
+
+
+def test_asvspoof5_metrics_json_and_reasons_for_missing_inputs(asvspoof2019, tmp_path, capsys, ref):
+    out = tmp_path / "a5.json"
+    rc = main([
+        "--cm-scores", str(asvspoof2019 / "air_amsoftmax_eval_cm_scores.txt"),
+        "--metrics", "asvspoof5", "--json", str(out),
+    ])  # fmt: skip
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "pooled: minDCF 0.0722  actDCF 1.0000  Cllr 0.8651 bits" in text
+    assert "a-DCF not computed: no SASV scores given" in text
+    assert "t-EER not computed: no ASV scores of the CM trials given" in text
+    data = json.loads(out.read_text())
+    pooled = data["pooled"]
+    assert set(pooled) >= {"eer", "min_dcf", "act_dcf", "cllr"} and not {"a_dcf", "t_eer"} & set(pooled)
+    text = (asvspoof2019 / "air_amsoftmax_eval_cm_scores.txt").read_text()
+    rows = [line.split() for line in text.splitlines()]
+    bona = np.array([float(r[3]) for r in rows if r[2] == "bonafide"])
+    spoof = np.array([float(r[3]) for r in rows if r[2] == "spoof"])
+    # the ASVspoof 5 package's definitions, written out: 1.9 Pmiss + Pfa over the official walk, ...
+    expected = min(1.9 * m + f for m, f, _ in ref.points(bona, spoof))
+    assert pooled["min_dcf"] == pytest.approx(expected, abs=1e-9)
+    tau = -np.log(1.9)
+    assert pooled["act_dcf"] == pytest.approx(1.9 * np.mean(bona < tau) + np.mean(spoof >= tau), abs=1e-9)
+    cllr = (np.mean(np.log1p(np.exp(-bona))) + np.mean(np.log1p(np.exp(spoof)))) / (2 * np.log(2))
+    assert pooled["cllr"] == pytest.approx(cllr, abs=1e-9)
+    assert round(pooled["min_dcf"], 6) == 0.072168 and round(pooled["cllr"], 4) == 0.8651
+    assert set(data["per_attack"]["A17"]) >= {"eer", "min_dcf", "act_dcf", "cllr"}
+    assert data["metrics"] == "asvspoof5" and data["det_points"] == "official"
+
+
+SASV = "t1 3.0 target\nt2 2.5 target\nn1 -1.0 nontarget\nn2 2.6 nontarget\ns1 0.5 spoof\ns2 2.7 spoof\n"
+
+
+def test_a_dcf_and_t_eer_from_trial_score_files(tmp_path, capsys):
+    cm = "b1 - bonafide 2.0\nb2 - bonafide 1.0\nb3 - bonafide 1.5\ns1 A07 spoof 0.0\ns2 A08 spoof 1.2\n"
+    asv = "b1 3.0 target\nb2 2.0 target\nb3 -1.0 nontarget\nb1 0.5 nontarget\ns1 2.5 spoof\ns2 0.1 spoof\n"
+    for name, text in (("cm.txt", cm), ("sasv.txt", SASV), ("asv.txt", asv)):
+        (tmp_path / name).write_text(text)
+    rc = main([
+        "--cm-scores", str(tmp_path / "cm.txt"), "--metrics", "asvspoof5", "--json", str(tmp_path / "o.json"),
+        "--sasv-scores", str(tmp_path / "sasv.txt"), "--asv-trial-scores", str(tmp_path / "asv.txt"),
+    ])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    pooled = json.loads((tmp_path / "o.json").read_text())["pooled"]
+    # SASV: accepting >= 2.5 misses no target, passes n2 (2.6) and s2 (2.7): (0.095 / 2 + 0.5 / 2) / 0.595;
+    # accepting >= 3.0 misses t2 only: 0.9405 / 2 / 0.595 is dearer
+    assert pooled["a_dcf"] == pytest.approx((0.095 / 2 + 0.5 / 2) / 0.595, abs=1e-12)
+    assert 0.0 <= pooled["t_eer"] <= 1.0
+    assert "a-DCF" in capsys.readouterr().out
+    (tmp_path / "asv.txt").write_text(asv.replace("s1 2.5 spoof", "b3 2.5 spoof"))
+    rc = main([
+        "--cm-scores", str(tmp_path / "cm.txt"), "--metrics", "asvspoof5",
+        "--asv-trial-scores", str(tmp_path / "asv.txt"),
+    ])  # fmt: skip
+    assert rc == 1
+    assert re.search(r"asv\.txt:5: trial key 'spoof' of b3 contradicts its CM label", capsys.readouterr().err)
+
+
+def test_confidence_intervals_text_and_json(tmp_path, capsys, rng):
+    lines = [f"b{i} - bonafide {x:.3f}" for i, x in enumerate(rng.normal(2, 1, 300))]
+    lines += [f"s{i} A07 spoof {x:.3f}" for i, x in enumerate(rng.normal(0, 1, 400))]
+    (tmp_path / "cm.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "asv.txt").write_text(SMALL_ASV.replace("A08 spoof -1.0\n", ""))
+    args = ["--cm-scores", str(tmp_path / "cm.txt"), "--asv-scores", str(tmp_path / "asv.txt")]
+    args += ["--ci", "0.95"]
+    assert main([*args, "--ci-replicates", "200", "--json", str(tmp_path / "o.json")]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"pooled: EER \d+\.\d{3} % \[\d+\.\d{3}, \d+\.\d{3}\]  .* min t-DCF \d\.\d{4} \[", text)
+    assert "95 % percentile bootstrap, 200 replicates, seed 0" in text
+    ci = json.loads((tmp_path / "o.json").read_text())["confidence_intervals"]
+    assert (ci["level"], ci["replicates"], ci["seed"]) == (0.95, 200, 0)
+    assert ci["eer"][0] < ci["eer"][1] and ci["min_tdcf"][0] < ci["min_tdcf"][1]
+
+
+@pytest.mark.parametrize("key", ["bonafide", "spoof"])
+def test_one_class_score_file_names_the_file(tmp_path, capsys, key):
+    attack = "-" if key == "bonafide" else "A07"
+    (tmp_path / "one.txt").write_text(f"u1 {attack} {key} 1.0\nu2 {attack} {key} 0.5\n")
+    assert main(["--cm-scores", str(tmp_path / "one.txt")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'one.txt'}: " in err and "needs both classes" in err

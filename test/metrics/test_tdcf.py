@@ -20,20 +20,22 @@ def asv_scores(rng):
     return rng.normal(3.0, 1.0, 400), rng.normal(-2.0, 1.5, 600), rng.normal(1.0, 2.0, 500)
 
 
-def test_asv_operating_point_matches_reference(asv_scores, ref):
+@pytest.mark.parametrize("points", ["official", "distinct"])
+def test_asv_operating_point_matches_reference(asv_scores, ref, points):
     target, nontarget, spoof = asv_scores
-    point = asv_operating_point(target, nontarget, spoof)
-    assert (point.p_fa, point.p_miss, point.p_miss_spoof) == ref.asv_rates(target, nontarget, spoof)
+    point = asv_operating_point(target, nontarget, spoof, points)
+    assert (point.p_fa, point.p_miss, point.p_miss_spoof) == ref.asv_rates(target, nontarget, spoof, points)
     assert 0.0 < point.p_fa < 0.2 and 0.0 < point.p_miss < 0.2 and 0.1 < point.p_miss_spoof < 0.9
 
 
+@pytest.mark.parametrize("points", ["official", "distinct"])
 @pytest.mark.parametrize("variant", ["legacy", "revised"])
-def test_min_tdcf_matches_reference(rng, asv_scores, ref, variant):
-    point = asv_operating_point(*asv_scores)
-    bona = np.round(rng.normal(1.5, 1.0, 600), 2)
-    spoof = np.round(rng.normal(-0.5, 1.0, 900), 2)
-    value = min_tdcf(bona, spoof, point, variant)
-    expected = ref.min_tdcf(bona, spoof, point.p_fa, point.p_miss, point.p_miss_spoof, variant)
+def test_min_tdcf_matches_reference(rng, asv_scores, ref, variant, points):
+    point = asv_operating_point(*asv_scores, points)
+    bona = np.round(rng.normal(1.5, 1.0, 600), 1)
+    spoof = np.round(rng.normal(-0.5, 1.0, 900), 1)
+    value = min_tdcf(bona, spoof, point, variant, points=points)
+    expected = ref.min_tdcf(bona, spoof, point.p_fa, point.p_miss, point.p_miss_spoof, variant, points)
     assert value == pytest.approx(expected, rel=1e-12)
     assert 0.0 < value < 1.0
 

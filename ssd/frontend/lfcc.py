@@ -14,6 +14,7 @@ samples at 16 kHz); this one returns one zero-padded frame so that every utteran
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -77,11 +78,47 @@ def _delta_into(src: np.ndarray, dst: np.ndarray) -> None:
     np.subtract(src[-1], src[-2], out=dst[-1])
 
 
+class _Workspace:
+    """The block buffers of one sampling rate and block size, reused by every call in one thread.
+
+    Allocating them per utterance costs more in page faults than the FFT itself (bench/); a thread
+    owns its own copy so that concurrent callers never share a buffer.
+    """
+
+    def __init__(self, fs: int, block: int) -> None:
+        self.key = (fs, block)
+        win, hop = frame_geometry(fs)
+        self.window, self.filterbank, self.dct = _matrices(fs)
+        self.emphasised = np.empty((block - 1) * hop + win)
+        self.frames = np.lib.stride_tricks.sliding_window_view(self.emphasised, win)[::hop]
+        # fft(frame, 512) in MATLAB zero-pads a frame, or truncates one longer than 512 (fs > 25.6 kHz);
+        # only the first ``used`` columns are ever written, the padding stays zero.
+        self.used = min(win, NFFT)
+        self.padded = np.zeros((block, NFFT))
+        self.spectrum = np.empty((block, NFFT // 2 + 1), dtype=np.complex128)
+        self.power = np.empty((block, NFFT // 2 + 1))
+        self.scratch = np.empty((block, NFFT // 2 + 1))
+        self.energies = np.empty((block, NUM_FILTERS))
+        self.ceps = np.empty((block, NUM_CEPS))
+
+
+_local = threading.local()
+
+
+def _workspace(fs: int, block: int) -> _Workspace:
+    """This thread's workspace for (fs, block); only the latest one is kept (a recipe uses one rate)."""
+    ws = getattr(_local, "workspace", None)
+    if ws is None or ws.key != (fs, block):
+        ws = _local.workspace = _Workspace(fs, block)
+    return ws
+
+
 def lfcc(waveform: np.ndarray, fs: int) -> np.ndarray:
     """Static + delta + delta-delta LFCC of a mono waveform in [-1, 1]: (frames, 60) float64.
 
-    Frames are processed in blocks of ``BLOCK_FRAMES`` with buffers reused across blocks: allocating
-    whole-utterance temporaries instead costs more in page faults than the FFT itself (bench/).
+    Frames are processed in blocks of ``BLOCK_FRAMES`` in buffers kept between calls. The block size
+    is part of the result's last bits: BLAS sums a matrix product in an order that depends on its
+    shape, so changing it changes float64 values by about 1e-16 (never, in tests, their float32 value).
     """
     x = np.asarray(waveform, dtype=np.float64)
     if x.ndim != 1:
@@ -89,22 +126,16 @@ def lfcc(waveform: np.ndarray, fs: int) -> np.ndarray:
     if x.size == 0:
         x = np.zeros(1)  # an empty signal is framed like digital silence: one padding-only frame
     win, hop = frame_geometry(fs)
-    window, filterbank, dct = _matrices(fs)
-
     total = num_frames(x.size, fs)
+    ws = _workspace(fs, BLOCK_FRAMES)
+    emphasised, used = ws.emphasised, ws.used
+    padded, spectrum, power, scratch = ws.padded, ws.spectrum, ws.power, ws.scratch
+    energies, ceps = ws.energies, ws.ceps
+    window = ws.window[:used]
     out = np.empty((total, FEATURE_DIM))
-    block = min(BLOCK_FRAMES, total)
-    emphasised = np.empty((block - 1) * hop + win)
-    frames = np.lib.stride_tricks.sliding_window_view(emphasised, win)[::hop]
-    # fft(frame, 512) in MATLAB zero-pads a frame, or truncates one longer than 512 (fs > 25.6 kHz).
-    used = min(win, NFFT)
-    padded = np.zeros((block, NFFT))
-    spectrum = np.empty((block, NFFT // 2 + 1), dtype=np.complex128)
-    power = np.empty((block, NFFT // 2 + 1))
-    energies = np.empty((block, NUM_FILTERS))
 
-    for first in range(0, total, block):
-        n = min(block, total - first)
+    for first in range(0, total, BLOCK_FRAMES):
+        n = min(BLOCK_FRAMES, total - first)
         # Pre-emphasis of this block's samples (x[-1] taken as 0); beyond the signal, zero padding.
         start = first * hop
         stop = min(x.size, start + (n - 1) * hop + win)
@@ -116,16 +147,18 @@ def lfcc(waveform: np.ndarray, fs: int) -> np.ndarray:
         else:
             np.multiply(x[start - 1 : stop - 1], -PREEMPHASIS, out=emphasised[:length])
             emphasised[:length] += x[start:stop]
-        emphasised[length:] = 0.0
+        emphasised[length : (n - 1) * hop + win] = 0.0
 
-        np.multiply(frames[:n, :used], window[:used], out=padded[:n, :used])
+        np.multiply(ws.frames[:n, :used], window, out=padded[:n, :used])
         np.fft.rfft(padded[:n], axis=1, out=spectrum[:n])
         np.square(spectrum.real[:n], out=power[:n])
-        power[:n] += np.square(spectrum.imag[:n])
-        np.matmul(power[:n], filterbank, out=energies[:n])
-        energies[:n] += LOG_FLOOR
+        np.square(spectrum.imag[:n], out=scratch[:n])
+        np.add(power[:n], scratch[:n], out=power[:n])
+        np.matmul(power[:n], ws.filterbank, out=energies[:n])
+        np.add(energies[:n], LOG_FLOOR, out=energies[:n])
         np.log10(energies[:n], out=energies[:n])
-        out[first : first + n, :NUM_CEPS] = energies[:n] @ dct
+        np.matmul(energies[:n], ws.dct, out=ceps[:n])
+        out[first : first + n, :NUM_CEPS] = ceps[:n]
 
     _delta_into(out[:, :NUM_CEPS], out[:, NUM_CEPS : 2 * NUM_CEPS])
     _delta_into(out[:, NUM_CEPS : 2 * NUM_CEPS], out[:, 2 * NUM_CEPS :])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +137,107 @@ def test_rejects_rates_without_whole_sample_frames(fs):
 def test_rejects_multichannel_input():
     with pytest.raises(ValueError, match="1-D mono"):
         lfcc(np.zeros((1000, 2)), 16000)
+
+
+# --- The blocked, buffer-reusing implementation against the one it replaced ------------------------
+
+
+def _previous_lfcc(waveform: np.ndarray, fs: int) -> np.ndarray:
+    """ssd.frontend.lfcc.lfcc as it was before its buffers were kept between calls (commit 96ee78b),
+    frozen here: the dumped float32 features must not change by a single bit."""
+    x = np.asarray(waveform, dtype=np.float64)
+    if x.size == 0:
+        x = np.zeros(1)
+    win, hop = lfcc_module.frame_geometry(fs)
+    window, filterbank, dct = lfcc_module._matrices(fs)
+    total = num_frames(x.size, fs)
+    out = np.empty((total, FEATURE_DIM))
+    block = min(128, total)
+    emphasised = np.empty((block - 1) * hop + win)
+    frames = np.lib.stride_tricks.sliding_window_view(emphasised, win)[::hop]
+    used = min(win, 512)
+    padded = np.zeros((block, 512))
+    spectrum = np.empty((block, 257), dtype=np.complex128)
+    power = np.empty((block, 257))
+    energies = np.empty((block, 20))
+    for first in range(0, total, block):
+        n = min(block, total - first)
+        start = first * hop
+        stop = min(x.size, start + (n - 1) * hop + win)
+        length = stop - start
+        if start == 0:
+            emphasised[0] = x[0]
+            np.multiply(x[: length - 1], -0.97, out=emphasised[1:length])
+            emphasised[1:length] += x[1:length]
+        else:
+            np.multiply(x[start - 1 : stop - 1], -0.97, out=emphasised[:length])
+            emphasised[:length] += x[start:stop]
+        emphasised[length:] = 0.0
+        np.multiply(frames[:n, :used], window[:used], out=padded[:n, :used])
+        np.fft.rfft(padded[:n], axis=1, out=spectrum[:n])
+        np.square(spectrum.real[:n], out=power[:n])
+        power[:n] += np.square(spectrum.imag[:n])
+        np.matmul(power[:n], filterbank, out=energies[:n])
+        energies[:n] += LOG_FLOOR
+        np.log10(energies[:n], out=energies[:n])
+        out[first : first + n, :20] = energies[:n] @ dct
+    for src, dst in ((out[:, :20], out[:, 20:40]), (out[:, 20:40], out[:, 40:])):
+        if total == 1:
+            dst[:] = 0.0
+        else:
+            dst[1:-1] = src[2:] - src[:-2]
+            dst[0] = src[1] - src[0]
+            dst[-1] = src[-1] - src[-2]
+    return out
+
+
+def _equivalence_inputs() -> list[tuple[str, np.ndarray, int]]:
+    """Real speech (the fixture clips, alone and joined past one block) and synthetic signals at every
+    framing and block edge, in an order that makes each call reuse buffers a different call filled."""
+    rng = np.random.default_rng(17)
+    speech = {name: case_input(name)[0] for name in CASES if name.startswith("speech_")}
+    joined = np.concatenate([speech["speech_16000"], speech["speech_12347"], speech["speech_1600"]])
+    block_edge = 127 * 160 + 320  # exactly BLOCK_FRAMES frames
+    cases = [(name, x, 16000) for name, x in sorted(speech.items())]
+    cases += [("speech_joined", joined, 16000), ("speech_joined_short", joined[:block_edge - 1], 16000)]
+    for length in (1, 2, 159, 160, 161, 319, 320, 321, 479, 480, 481, 16000, 16001,
+                   block_edge - 1, block_edge, block_edge + 1, block_edge + 160, 3 * block_edge + 7):
+        cases.append((f"noise_{length}", rng.uniform(-1, 1, length), 16000))
+    cases += [
+        ("silence_20000", np.zeros(20000), 16000),
+        ("dc_5000", np.full(5000, 0.5), 16000),
+        ("clipped_30000", np.clip(4.0 * rng.standard_normal(30000), -1.0, 1.0), 16000),
+        ("square_full_scale", np.sign(np.sin(np.arange(9000) * 0.3)) * (32767 / 32768), 16000),
+        ("whisper_8000", 1e-7 * rng.standard_normal(8000), 16000),
+        ("impulse_700", np.eye(1, 700, 333)[0], 16000),
+        ("int16_grid_24000", rng.integers(-32768, 32768, 24000) / 32768.0, 16000),
+        ("speech_tail_after_long", speech["speech_480"], 16000),
+        ("noise_8k", rng.uniform(-1, 1, 9001), 8000),
+        ("noise_32k", rng.uniform(-1, 1, 40001), 32000),
+        ("speech_after_rate_change", speech["speech_12347"], 16000),
+    ]
+    return cases
+
+
+EQUIVALENCE = _equivalence_inputs()
+
+
+@pytest.mark.parametrize("case", EQUIVALENCE, ids=[name for name, _, _ in EQUIVALENCE])
+def test_equals_the_previous_implementation(case):
+    """Float64 to 1e-12 and float32, what the dump stores, bit for bit; the cases run in one sequence,
+    so that buffers left by a longer, shorter or other-rate utterance are reused."""
+    _, x, fs = case
+    expected, got = _previous_lfcc(x, fs), lfcc(x, fs)
+    assert got.shape == expected.shape
+    assert np.max(np.abs(got - expected)) <= 1e-12
+    assert got.astype(np.float32).tobytes() == expected.astype(np.float32).tobytes()
+
+
+def test_threads_do_not_share_buffers():
+    """Concurrent calls (a Detector scoring from several threads) give the single-threaded results."""
+    inputs = [x for _, x, fs in EQUIVALENCE if fs == 16000]
+    expected = [lfcc(x, 16000) for x in inputs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda x: lfcc(x, 16000), inputs * 3))
+    for i, feats in enumerate(got):
+        assert np.array_equal(feats, expected[i % len(inputs)])

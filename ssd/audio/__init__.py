@@ -1,0 +1,1 @@
+"""Audio processing shared by corpora and augmentation: real codec round trips."""

@@ -4,8 +4,10 @@ A detector comes from a packed archive (``ssd-pack``, stage 6) or straight from 
 directory. It scores audio exactly as the recipe does, so that a file in ``data/<set>/wav.scp`` gets
 the score stage 4 wrote for it:
 
-1. **audio**: anything libsndfile reads (wav, flac, ogg/vorbis, opus, mp3, aiff, ...) or a Kaldi pipe
-   ``cmd |``, as float64 in [-1, 1] (integer PCM / 32768, as stage 2 reads it). Multi-channel audio is
+1. **audio**: anything libsndfile reads (wav, flac, ogg/vorbis, opus, mp3, aiff, ...), read by stage 2's
+   reader (:func:`ssd.frontend.audio.decode_audio`) with its rules: float64 in [-1, 1] (integer PCM /
+   32768), finite, within full scale, not truncated, at least ``MIN_SECONDS`` (0.1 s) long. A path is
+   only ever opened; a ``wav.scp`` entry may be a Kaldi pipe ``cmd |``. Multi-channel audio is
    mixed to mono by the mean of its channels. Another sampling rate is converted to the model's by
    polyphase resampling (``scipy.signal.resample_poly``: the rate ratio reduced to ``up/down``, a
    Kaiser-windowed sinc low-pass with beta 5, cut-off at the lower Nyquist frequency, zero phase, so
@@ -16,7 +18,9 @@ the score stage 4 wrote for it:
    evaluation windows (:mod:`ssd.data.windows`: repeat-pad to the window length, longer inputs
    averaged over fixed-hop windows). Higher = more bona fide.
 4. **decision**: ``bonafide`` when ``score >= threshold`` (by default the dev-set EER threshold), else
-   ``spoof``.
+   ``spoof``. A model without a known threshold (an experiment without dev scores) gives no decision
+   (None) until :meth:`Detector.use_threshold` sets one. A non-finite score (a diverged model) is an
+   error naming the input, never a decision.
 """
 
 from __future__ import annotations
@@ -31,16 +35,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 import torch
 from torch import nn
 
 from ssd.data.windows import eval_windows
-from ssd.frontend.audio import AudioError, read_audio
+from ssd.frontend.audio import AudioError, check_samples, decode_audio
 from ssd.frontend.lfcc import lfcc
 from ssd.inference import score_table
 from ssd.packing import (
-    DEFAULT_THRESHOLD,
     PackedModel,
     PackError,
     eval_policy,
@@ -59,32 +61,6 @@ AUDIO_EXTENSIONS = frozenset({
     ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf",
     ".w64", ".rf64", ".sph", ".nist", ".voc",
 })
-
-
-def read_any_audio(spec: str, name: str = "") -> tuple[np.ndarray, int, int]:
-    """Decode a file (any libsndfile format, any channel count) or a Kaldi pipe ``cmd |``.
-
-    Returns (mono float64 samples, sampling rate, number of channels in the source). Pipes keep the
-    recipe's contract (mono only) and go through stage 2's reader; files are mixed to mono.
-    """
-    spec = spec.strip()
-    if spec.endswith("|"):
-        waveform, fs = read_audio(spec, name)
-        return waveform, fs, 1
-    who = f"{name!r} ({spec})" if name and name != spec else spec
-    if not os.path.isfile(spec):
-        raise AudioError(f"{who}: no such file")
-    try:
-        samples, fs = sf.read(spec, dtype="float64", always_2d=True)
-    except (sf.SoundFileError, RuntimeError) as err:
-        raise AudioError(f"{who}: cannot decode audio: {err}") from err
-    if samples.shape[0] == 0:
-        raise AudioError(f"{who}: contains no samples")
-    waveform = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1)
-    if not np.isfinite(waveform).all():
-        bad = int(np.flatnonzero(~np.isfinite(waveform))[0])
-        raise AudioError(f"{who}: non-finite sample (NaN or inf) at index {bad}")
-    return waveform, int(fs), int(samples.shape[1])
 
 
 def resample(waveform: np.ndarray, fs: int, target_fs: int) -> np.ndarray:
@@ -110,12 +86,13 @@ def audio_files(directory: str | os.PathLike) -> list[str]:
 
 @dataclass(frozen=True)
 class Detection:
-    """The verdict on one input; ``error`` is set (and score/decision are None) when it could not be read."""
+    """The verdict on one input; ``error`` is set (and score/decision are None) when it could not be
+    scored; ``decision`` and ``threshold`` are None when the model has no known threshold."""
 
     name: str
     score: float | None
     decision: str | None
-    threshold: float
+    threshold: float | None
     duration: float | None
     fs: int | None
     channels: int | None
@@ -123,6 +100,11 @@ class Detection:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _non_finite(name: str, score: float) -> str:
+    return (f"{name}: the model gave a non-finite score ({score}); its weights are probably diverged "
+            "(NaN/inf), no decision is possible")
 
 
 class _Scorer(nn.Module):
@@ -173,9 +155,9 @@ class Detector:
     """A trained countermeasure ready to score audio (see the module docstring for the exact policy).
 
     ``threshold`` (and ``threshold_name``) is the decision threshold in use, set with
-    :meth:`use_threshold`; ``thresholds`` holds the named ones of the model (``dev_eer``, and
-    ``dev_min_tdcf`` when the dev set had ASV scores). ``manifest``, ``config`` and ``readme`` are the
-    archive's description, training configuration and model card.
+    :meth:`use_threshold`, None when the model has none (no dev scores); ``thresholds`` holds the named
+    ones of the model (``dev_eer``, and ``dev_min_tdcf`` when the dev set had ASV scores). ``manifest``,
+    ``config`` and ``readme`` are the archive's description, training configuration and model card.
     """
 
     def __init__(self, packed: PackedModel, device: str | torch.device = "cpu") -> None:
@@ -209,18 +191,19 @@ class Detector:
         self.thresholds = {name: float(entry["value"]) for name, entry in
                            (self.manifest.get("thresholds") or {}).items()
                            if isinstance(entry, dict) and entry.get("value") is not None}
-        default = (self.manifest.get("thresholds") or {}).get("default", DEFAULT_THRESHOLD)
-        if default not in self.thresholds:
+        default = (self.manifest.get("thresholds") or {}).get("default")
+        if default is not None and default not in self.thresholds:
             raise PackError(f"{packed.source}: the manifest has no value for its default threshold {default}")
-        self.threshold_name = default
-        self.threshold = self.thresholds[default]
+        self.threshold_name: str | None = default
+        self.threshold: float | None = None if default is None else self.thresholds[default]
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu", **experiment: Any) -> Detector:
         """Load a packed archive (a file) or an experiment directory (keyword arguments as
-        :func:`ssd.packing.from_experiment`, e.g. ``checkpoint``, ``fs``, ``data_root``)."""
+        :func:`ssd.packing.from_experiment`, e.g. ``checkpoint``, ``fs``, ``data_root``). An experiment
+        without dev scores loads without a threshold: give one with :meth:`use_threshold`."""
         if os.path.isdir(path):
-            return cls(from_experiment(path, **experiment), device)
+            return cls(from_experiment(path, require_threshold=False, **experiment), device)
         if experiment:
             raise TypeError(f"options {sorted(experiment)} apply to experiment directories, not archives")
         return cls(read_packed(path), device)
@@ -237,16 +220,21 @@ class Detector:
             try:
                 number = float(value)
             except ValueError:
-                names = ", ".join(sorted(self.thresholds))
-                raise ValueError(f"threshold {value!r} is neither a number nor one of: {names}") from None
+                known = f"one of: {', '.join(sorted(self.thresholds))}" if self.thresholds else \
+                    "a named threshold (this model has none: it was made without dev scores)"
+                raise ValueError(f"threshold {value!r} is neither a number nor {known}") from None
             if not np.isfinite(number):
                 raise ValueError(f"threshold must be finite, got {value!r}")
             self.threshold_name, self.threshold = "user", number
         return self.threshold
 
-    def decide(self, score: float, threshold: float | None = None) -> str:
-        """``bonafide`` when ``score >= threshold`` (default: the detector's threshold), else ``spoof``."""
-        return BONAFIDE if score >= (self.threshold if threshold is None else threshold) else SPOOF
+    def decide(self, score: float, threshold: float | None = None) -> str | None:
+        """``bonafide`` when ``score >= threshold`` (default: the detector's threshold), else ``spoof``;
+        None when there is no threshold."""
+        threshold = self.threshold if threshold is None else threshold
+        if threshold is None:
+            return None
+        return BONAFIDE if score >= threshold else SPOOF
 
     def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
         """(frames, 60) float32 LFCC of a waveform: (samples,) or (samples, channels), any rate."""
@@ -258,8 +246,7 @@ class Detector:
             x = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1)
         if x.ndim != 1 or x.size == 0:
             raise ValueError(f"need a non-empty (samples,) or (samples, channels) waveform, got {x.shape}")
-        if not np.isfinite(x).all():
-            raise ValueError("waveform has non-finite samples (NaN or inf)")
+        check_samples(x, int(fs), "waveform")
         return lfcc(resample(x, int(fs), self.fs), self.fs).astype(np.float32)
 
     def score_features(self, matrices: Sequence[np.ndarray], batch_size: int | None = None) -> np.ndarray:
@@ -271,7 +258,10 @@ class Detector:
 
     def score(self, waveform: np.ndarray, fs: int) -> float:
         """Score one waveform (float samples in [-1, 1]); higher = more bona fide."""
-        return float(self.score_features([self.features(waveform, fs)])[0])
+        score = float(self.score_features([self.features(waveform, fs)])[0])
+        if not np.isfinite(score):
+            raise ValueError(_non_finite("waveform", score))
+        return score
 
     def window_batch(self, feats: np.ndarray) -> torch.Tensor:
         """The (W, 60, window_frames) network inputs of one feature matrix (what ONNX models take)."""
@@ -282,14 +272,16 @@ class Detector:
         return _Scorer(self.model).eval()
 
     def score_files(self, items: Iterable[str | tuple[str, str]], batch_size: int | None = None,
-                    skip_errors: bool = False, progress: bool = False) -> list[Detection]:
-        """Score audio files (paths, or ``(name, path-or-pipe)`` pairs as in wav.scp), in input order.
+                    skip_errors: bool = False, progress: bool = False, pipes: bool | None = None,
+                    ) -> list[Detection]:
+        """Score audio, in input order: paths (opened as they are, never run, whatever their name) and
+        ``(name, entry)`` pairs of a wav.scp (an entry may be a Kaldi pipe ``cmd |``; ``pipes=False``
+        or ``SSD_ALLOW_PIPES=0`` refuses them).
 
-        An unreadable input raises AudioError naming it, unless ``skip_errors``: then its Detection carries
-        the message.
-        ``progress`` shows a tqdm bar on stderr.
+        An input that cannot be read or gives a non-finite score raises ValueError naming it, unless
+        ``skip_errors``: then its Detection carries the message. ``progress`` shows a tqdm bar on stderr.
         """
-        pairs = [(item, item) if isinstance(item, str) else (item[0], item[1]) for item in items]
+        pairs = [(item, item, True) if isinstance(item, str) else (item[0], item[1], False) for item in items]
         bar = None
         if progress:
             from tqdm import tqdm
@@ -299,22 +291,23 @@ class Detector:
         results: list[Detection] = []
         try:
             for start in range(0, len(pairs), chunk):
-                results.extend(self._score_chunk(pairs[start:start + chunk], batch_size, skip_errors, bar))
+                results.extend(self._score_chunk(pairs[start:start + chunk], batch_size, skip_errors, pipes,
+                                                 bar))
         finally:
             if bar is not None:
                 bar.close()
         return results
 
-    def _score_chunk(self, pairs: list[tuple[str, str]], batch_size: int | None, skip_errors: bool,
-                     bar: Any) -> list[Detection]:
+    def _score_chunk(self, pairs: list[tuple[str, str, bool]], batch_size: int | None, skip_errors: bool,
+                     pipes: bool | None, bar: Any) -> list[Detection]:
         """Read and featurise a chunk of inputs (the bar counts them), then score them in one pass."""
         feats: list[np.ndarray] = []
         info: list[tuple[float, int, int] | str] = []  # (duration, fs, channels), or the error
-        for name, spec in pairs:
+        for name, spec, literal in pairs:
             try:
-                waveform, fs, channels = read_any_audio(spec, name)
-                feats.append(self.features(waveform, fs))
-                info.append((waveform.size / fs, fs, channels))
+                audio = decode_audio(spec, name, mix=True, literal=literal, pipes=pipes)
+                feats.append(self.features(audio.samples, audio.fs))
+                info.append((audio.samples.size / audio.fs, audio.fs, audio.channels))
             except ValueError as err:  # AudioError included; every message names the input
                 message = str(err) if name in str(err) else f"{name}: {err}"
                 if not skip_errors:
@@ -324,12 +317,16 @@ class Detector:
                 bar.update()
         scores = iter(self.score_features(feats, batch_size).tolist())
         out = []
-        for (name, _), entry in zip(pairs, info, strict=True):
-            if isinstance(entry, str):
-                out.append(Detection(name, None, None, self.threshold, None, None, None, error=entry))
-            else:
+        for (name, _, _), entry in zip(pairs, info, strict=True):
+            if not isinstance(entry, str):
                 score = next(scores)
-                out.append(Detection(name, score, self.decide(score), self.threshold, *entry))
+                if np.isfinite(score):
+                    out.append(Detection(name, score, self.decide(score), self.threshold, *entry))
+                    continue
+                entry = _non_finite(name, score)
+                if not skip_errors:
+                    raise ValueError(entry)
+            out.append(Detection(name, None, None, self.threshold, None, None, None, error=entry))
         return out
 
     def export_onnx(self, path: str | os.PathLike, opset: int = 17) -> None:

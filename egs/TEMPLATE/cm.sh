@@ -34,6 +34,7 @@ train_set=train       # data set the detector is trained on
 dev_set=dev           # data set that selects the checkpoint (never eval)
 test_sets="dev eval"  # data sets scored by stage 4 and 5
 nj=4                  # parallel jobs for feature extraction (stage 2)
+inference_nj=1        # parallel jobs scoring each set in stage 4 (through cuda_cmd; one GPU each with --ngpu)
 fs=16000              # sample rate the corpus must have (a different rate is a data error)
 skip_bad_utts=false   # true: skip unreadable audio in stage 2, listing it in dump/lfcc/<set>/bad_utts
 dumpdir=dump          # where features go
@@ -44,6 +45,7 @@ require_gpu=false     # true: refuse to train on CPU unless --ngpu 0 is given (p
 num_nodes=1           # nodes per training job (>1: multi-node DDP, ranks started by srun under Slurm)
 loss=ocsoftmax        # ocsoftmax, amsoftmax or softmax
 variants="vanilla recon conv spk all"  # auxiliary-task variants to train (conf/train_<loss>_<variant>.yaml)
+seeds=""              # training seeds: one (or none: the config's) trains exp/<loss>_<variant>; several ("0 1 2") train exp/<loss>_<variant>_s<seed> each and stage 5 adds mean +- std and paired differences to vanilla
 train_base=conf/train_base.yaml  # the training profile the variant configs are laid over
 train_opts=""         # extra options for ssd.bin.train, e.g. "--epochs 3 --data.batch_size 32"
 infer_opts=""         # extra options for ssd.bin.infer
@@ -85,6 +87,18 @@ if [ "${ngpu}" = auto ]; then
   fi
 fi
 case "${ngpu}" in ''|*[!0-9]*) log "error: --ngpu ${ngpu}: not auto or a number of GPUs"; exit 2 ;; esac
+# One run per variant and seed: "tag variant seed" (seed empty: the config's).
+read -r -a seed_list <<< "${seeds}"
+runs=()
+for variant in ${variants}; do
+  if [ ${#seed_list[@]} -le 1 ]; then
+    runs+=("${loss}_${variant} ${variant} ${seed_list[0]:-}")
+  else
+    for seed in "${seed_list[@]}"; do
+      runs+=("${loss}_${variant}_s${seed} ${variant} ${seed}")
+    done
+  fi
+done
 # shellcheck disable=SC2086  # test_sets is a list
 all_sets=$(printf '%s\n' "${train_set}" "${dev_set}" ${test_sets} | awk '!seen[$0]++' | tr '\n' ' ')
 
@@ -159,14 +173,15 @@ fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   log "Stage 3: training (${dumpdir}/lfcc/{${train_set},${dev_set}} -> ${expdir}/${loss}_<variant>, variants: ${variants})"
-  for variant in ${variants}; do
-    tag=${loss}_${variant}
-    config=conf/train_${tag}.yaml
+  for run in "${runs[@]}"; do
+    read -r tag variant seed <<< "${run}"
+    config=conf/train_${loss}_${variant}.yaml
     [ -f "${config}" ] || { log "error: no ${config} for variant ${variant}"; exit 2; }
     mkdir -p "${expdir}/${tag}"
-    log "${tag}: ${config}, log in ${expdir}/${tag}/train.log"
+    log "${tag}: ${config}${seed:+, seed ${seed}}, log in ${expdir}/${tag}/train.log"
     train_args=(--config "${config}" --train-dir "${dumpdir}/lfcc/${train_set}"
-      --dev-dir "${dumpdir}/lfcc/${dev_set}" --exp-dir "${expdir}/${tag}" --base "${train_base}")
+      --dev-dir "${dumpdir}/lfcc/${dev_set}" --exp-dir "${expdir}/${tag}" --base "${train_base}"
+      ${seed:+--seed "${seed}"})
     if [ "${num_nodes}" -gt 1 ]; then
       # One srun task per GPU (or per node on CPU); each reads its rank from the SLURM_* environment.
       ranks_per_node=$(( ngpu > 0 ? ngpu : 1 ))
@@ -184,16 +199,34 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-  log "Stage 4: inference (${dumpdir}/lfcc/<set> + best.pt -> ${expdir}/<tag>/scores/<set>.txt)"
+  log "Stage 4: inference (${dumpdir}/lfcc/<set> + best.pt -> ${expdir}/<tag>/scores/<set>.txt, inference_nj=${inference_nj})"
   device=cpu
   [ "${ngpu}" -gt 0 ] && device=cuda
-  for variant in ${variants}; do
-    tag=${loss}_${variant}
+  for run in "${runs[@]}"; do
+    read -r tag _ _ <<< "${run}"
     for dset in ${test_sets}; do
+      data=${dumpdir}/lfcc/${dset}
+      out=${expdir}/${tag}/scores/${dset}.txt
+      num_utts=$(wc -l < "${data}/utt2spk")
+      _nj=$(( inference_nj < num_utts ? inference_nj : num_utts ))
+      if [ "${_nj}" -le 1 ]; then
+        # shellcheck disable=SC2086
+        ${cuda_cmd} --gpu "$(( ngpu > 0 ? 1 : 0 ))" "${expdir}/${tag}/log/infer_${dset}.log" \
+          python -m ssd.bin.infer --exp-dir "${expdir}/${tag}" --data-dir "${data}" \
+            --device "${device}" --out "${out}" ${infer_opts}
+        continue
+      fi
+      # One job per share of the utterances (one GPU each with --ngpu), merged in C order: the same file as
+      # one job's, scores equal up to float rounding (see ssd/inference.py).
+      utils/split_data.sh "${data}" "${_nj}"
+      parts=${expdir}/${tag}/scores/parts
+      mkdir -p "${parts}"
       # shellcheck disable=SC2086
-      ${cuda_cmd} --gpu "${ngpu}" "${expdir}/${tag}/log/infer_${dset}.log" \
-        python -m ssd.bin.infer --exp-dir "${expdir}/${tag}" --data-dir "${dumpdir}/lfcc/${dset}" \
-          --device "${device}" --out "${expdir}/${tag}/scores/${dset}.txt" ${infer_opts}
+      ${cuda_cmd} --gpu "$(( ngpu > 0 ? 1 : 0 ))" JOB=1:"${_nj}" "${expdir}/${tag}/log/infer_${dset}.JOB.log" \
+        python -m ssd.bin.infer --exp-dir "${expdir}/${tag}" --data-dir "${data}/split${_nj}/JOB" \
+          --device "${device}" --out "${parts}/${dset}.JOB.txt" ${infer_opts}
+      merge_parts "${_nj}" "${parts}/${dset}.JOB.txt" "${out}"
+      rm -f "${parts}/${dset}".*.txt
     done
     log "${tag}: scores in ${expdir}/${tag}/scores/"
   done
@@ -202,20 +235,26 @@ fi
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   log "Stage 5: scoring (scores + ${dumpdir}/lfcc/<set>/asv_scores.txt -> ${expdir}/<tag>/RESULTS.md, RESULTS.md)"
   exp_dirs=()
-  for variant in ${variants}; do
-    exp_dirs+=("${expdir}/${loss}_${variant}")
+  for run in "${runs[@]}"; do
+    read -r tag _ _ <<< "${run}"
+    exp_dirs+=("${expdir}/${tag}")
   done
+  seed_opts=()
+  if [ ${#seed_list[@]} -gt 1 ]; then
+    seed_opts=(--aggregate-seeds)
+    case " ${variants} " in *" vanilla "*) seed_opts+=(--baseline "${loss}_vanilla") ;; esac
+  fi
   # shellcheck disable=SC2086
   # The dump dirs hold the tables of the utterances that have features (bad_utts left out) and the ASV scores.
   python -m ssd.bin.results --exp-dirs "${exp_dirs[@]}" --data-root "${dumpdir}/lfcc" --sets ${test_sets} \
-    --out RESULTS.md ${score_opts}
+    --out RESULTS.md "${seed_opts[@]}" ${score_opts}
   log "Results: RESULTS.md"
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: packing (${expdir}/<tag>/best.pt + scores -> ${expdir}/<tag>/packed/<tag>.zip)"
-  for variant in ${variants}; do
-    tag=${loss}_${variant}
+  for run in "${runs[@]}"; do
+    read -r tag _ _ <<< "${run}"
     # shellcheck disable=SC2086
     python -m ssd.bin.pack --exp-dir "${expdir}/${tag}" --data-root "${dumpdir}/lfcc" --fs "${fs}" --dev-set "${dev_set}" \
       --out "${expdir}/${tag}/packed/${tag}.zip" ${pack_opts}

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from ssd.frontend.audio import MIN_SECONDS, PIPES_ENV, TIMEOUT_ENV
 from ssd.frontend.dump import dump_lfcc
 
 
@@ -14,7 +15,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ssd-compute-lfcc",
         description="Compute 60-dim LFCC (20 static + delta + delta-delta, float32) for every wav.scp "
-        "entry. The scp is written last, atomically: a failed job leaves none.",
+        "entry. The scp is written last, atomically: a failed job leaves none. Audio must be mono, at "
+        f"--fs, at least {MIN_SECONDS} s, finite, within full scale and not truncated.",
         epilog="example: ssd-compute-lfcc --write-utt2num-frames dump/utt2num_frames.1 "
         "data/train/split4/1/wav.scp ark,scp:/abs/dump/feats.1.ark,/abs/dump/feats.1.scp",
     )
@@ -24,7 +26,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-bad-utts", metavar="FILE",
                         help="skip unreadable utterances with a warning and list them as 'utt reason' "
                         "in FILE (default: stop at the first one)")
-    parser.add_argument("wav_scp", help="Kaldi wav.scp: 'utt path' or 'utt command |'")
+    parser.add_argument("--no-pipes", action="store_true", help="refuse wav.scp pipe entries (as "
+                        f"{PIPES_ENV}=0); every pipe is killed after {TIMEOUT_ENV} seconds (default 600)")
+    parser.add_argument("wav_scp", help="Kaldi wav.scp: 'utt path' or 'utt command |' (a trusted command, "
+                        "run by bash)")
     parser.add_argument("wspecifier",
                         help="e.g. ark,scp:feats.ark,feats.scp (paths go verbatim into the scp)")
     return parser
@@ -37,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     try:
         stats = dump_lfcc(args.wav_scp, args.wspecifier, fs=args.fs,
-                          utt2num_frames=args.write_utt2num_frames, skip_bad_utts=args.skip_bad_utts)
+                          utt2num_frames=args.write_utt2num_frames, skip_bad_utts=args.skip_bad_utts,
+                          pipes=False if args.no_pipes else None)
     except (ValueError, OSError) as err:
         logging.error("ssd-compute-lfcc %s %s failed: %s", args.wav_scp, args.wspecifier, err)
         return 1

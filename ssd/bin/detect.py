@@ -12,7 +12,7 @@ import torch
 
 from ssd.data.datadir import read_scp
 from ssd.detector import Detection, Detector, audio_files
-from ssd.frontend.audio import AudioError
+from ssd.frontend.audio import MIN_SECONDS, PIPES_ENV, TIMEOUT_ENV, AudioError
 from ssd.metrics.scorefiles import ScoreFileError
 from ssd.packing import PackError
 
@@ -26,14 +26,20 @@ def get_parser() -> argparse.ArgumentParser:
         description="Print, per input, the detector's score (higher = more bona fide), its decision "
         "(bonafide if score >= threshold, else spoof), the threshold and the duration. Any format "
         "libsndfile reads; stereo is averaged to mono and other sampling rates are resampled (polyphase) "
-        "to the model's rate.",
+        f"to the model's rate. Inputs shorter than {MIN_SECONDS} s, truncated, non-finite or beyond full "
+        "scale are errors naming the input (exit status 1). A model without a known threshold prints "
+        "'-' (JSON null) as the decision.",
         epilog="examples: ssd-detect clip.flac --model exp/ocsoftmax_all/packed/ocsoftmax_all.zip | "
         "ssd-detect recordings/ --model exp/ocsoftmax_all --json | "
         "ssd-detect --wav-scp data/eval/wav.scp --model M.zip --tsv > eval.tsv",
     )
-    parser.add_argument("inputs", nargs="*", help="audio files and/or directories (searched recursively)")
+    parser.add_argument("inputs", nargs="*", help="audio files and/or directories (searched recursively); "
+                        "always opened as files, never run, whatever their names")
     parser.add_argument("--wav-scp", metavar="FILE", help="also score a Kaldi wav.scp ('utt path' or "
-                        "'utt cmd |'); utterance ids name the results")
+                        "'utt cmd |': a pipe entry is a trusted command, run by bash); utterance ids name "
+                        "the results")
+    parser.add_argument("--no-pipes", action="store_true", help="refuse wav.scp pipe entries (as "
+                        f"{PIPES_ENV}=0); every pipe is killed after {TIMEOUT_ENV} seconds (default 600)")
     parser.add_argument("--model", required=True,
                         help="packed archive (ssd-pack, stage 6) or an experiment directory exp/<tag>")
     parser.add_argument("--checkpoint", default="best.pt",
@@ -42,8 +48,9 @@ def get_parser() -> argparse.ArgumentParser:
     output.add_argument("--json", action="store_true",
                         help="print one JSON document: model, threshold, results")
     output.add_argument("--tsv", action="store_true", help=f"print tab-separated {', '.join(TSV_COLUMNS)}")
-    parser.add_argument("--threshold", help="decision threshold: a number, or a named threshold of the "
-                        "model (dev_eer, dev_min_tdcf); default: the model's (dev_eer)")
+    parser.add_argument("--threshold", help="decision threshold: a number (needs no dev scores), or a "
+                        "named threshold of the model (dev_eer, dev_min_tdcf); default: the model's "
+                        "(dev_eer), none when it was made without dev scores")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     parser.add_argument("--batch-size", type=int, help="windows per forward pass (default: the model's "
                         "eval.batch_size)")
@@ -52,20 +59,26 @@ def get_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def collect_inputs(paths: Sequence[str], wav_scp: str | None) -> list[tuple[str, str]]:
-    """(name, spec) of every input: files as given, directories expanded, then wav.scp entries."""
-    items: list[tuple[str, str]] = []
+def collect_inputs(paths: Sequence[str], wav_scp: str | None) -> list[str | tuple[str, str]]:
+    """Every input: paths of files as given and of directories' audio files (read as files, never
+    run), then (utterance, entry) pairs of the wav.scp."""
+    items: list[str | tuple[str, str]] = []
     for path in paths:
         if os.path.isdir(path):
             found = audio_files(path)
             if not found:
                 raise ValueError(f"{path}: directory holds no audio files")
-            items += [(f, f) for f in found]
+            items += found
         else:
-            items.append((path, path))
+            items.append(path)
     if wav_scp is not None:
         items += read_scp(wav_scp)
     return items
+
+
+def _number(value: float | None, spec: str) -> str:
+    """A number in ``spec``, or ``-`` where there is none (no known threshold)."""
+    return "-" if value is None else format(value, spec)
 
 
 def format_plain(results: list[Detection]) -> str:
@@ -74,8 +87,8 @@ def format_plain(results: list[Detection]) -> str:
     lines = [f"{'name':<{width}}  {'score':>11}  {'decision':<8}  {'threshold':>11}  {'duration':>9}"]
     for r in results:
         if r.error is None:
-            lines.append(f"{r.name:<{width}}  {r.score:>11.6f}  {r.decision:<8}  {r.threshold:>11.6f}  "
-                         f"{r.duration:>8.2f}s")
+            lines.append(f"{r.name:<{width}}  {r.score:>11.6f}  {r.decision or '-':<8}  "
+                         f"{_number(r.threshold, '.6f'):>11}  {r.duration:>8.2f}s")
     return "\n".join(lines)
 
 
@@ -84,13 +97,13 @@ def format_tsv(results: list[Detection]) -> str:
     rows = ["\t".join(TSV_COLUMNS)]
     for r in results:
         if r.error is None:
-            rows.append("\t".join([r.name, f"{r.score:.9g}", r.decision, f"{r.threshold:.9g}",
+            rows.append("\t".join([r.name, f"{r.score:.9g}", r.decision or "-", _number(r.threshold, ".9g"),
                                    f"{r.duration:.4f}", str(r.fs), str(r.channels)]))
     return "\n".join(rows)
 
 
 def format_json(results: list[Detection], detector: Detector, model: str) -> str:
-    """The model, its threshold and every result (failed inputs carry ``error``)."""
+    """The model, its threshold and every result (failed inputs carry ``error``; no threshold: null)."""
     doc = {
         "model": {"path": model, "tag": detector.tag, "fs": detector.fs,
                   "window_frames": detector.window_frames, "hop_frames": detector.hop_frames},
@@ -98,11 +111,11 @@ def format_json(results: list[Detection], detector: Detector, model: str) -> str
                       "rule": "bonafide if score >= threshold"},
         "results": [r.to_dict() for r in results],
     }
-    return json.dumps(doc, indent=2)
+    return json.dumps(doc, indent=2, allow_nan=False)  # a NaN would not be JSON; scores are checked
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Score every input; exit status 1 when any input could not be read (the others are still printed)."""
+    """Score every input; exit status 1 when any input could not be scored (the others are still printed)."""
     parser = get_parser()
     args = parser.parse_args(argv)
     if not args.inputs and args.wav_scp is None:
@@ -117,8 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         detector = Detector.load(args.model, device=args.device, **experiment)
         if args.threshold is not None:
             detector.use_threshold(args.threshold)
+        if detector.threshold is None:
+            print(f"ssd-detect: note: {args.model} has no known decision threshold (no dev scores), so "
+                  "decisions are '-'; pass --threshold NUMBER, or run stage 4 on the dev set (and ssd-pack) "
+                  "to get the dev EER threshold", file=sys.stderr)
         results = detector.score_files(items, batch_size=args.batch_size, skip_errors=True,
-                                       progress=not args.no_progress and len(items) > 1)
+                                       progress=not args.no_progress and len(items) > 1,
+                                       pipes=False if args.no_pipes else None)
     except (PackError, ScoreFileError, AudioError, ValueError, OSError) as err:
         print(f"ssd-detect: error: {err}", file=sys.stderr)
         return 1

@@ -36,6 +36,10 @@ def get_parser() -> argparse.ArgumentParser:
                         "t-DCF of each scored set; <root>/train/corpus names the corpus")
     parser.add_argument("--corpus-file", help="a data dir's 'corpus' file (default: the one beside the "
                         "training features named in the config, else DATA_ROOT/train/corpus)")
+    parser.add_argument("--external-weights", metavar="PATH",
+                        help="write the weights to PATH (in the folder of OUT or below) instead of into the "
+                        "archive, which then records their path, size and sha256: for models larger than "
+                        "the loaders' archive cap (SSD_MAX_ARCHIVE_BYTES, default 4 GiB)")
     return parser
 
 
@@ -47,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         manifest = pack_experiment(args.exp_dir, args.out, checkpoint=args.checkpoint, fs=args.fs,
                                    dev_set=args.dev_set, data_root=args.data_root,
-                                   corpus_file=args.corpus_file)
+                                   corpus_file=args.corpus_file, external_weights=args.external_weights)
     except (PackError, ScoreFileError, ValueError, OSError) as err:
         logging.error("ssd-pack %s failed: %s", args.exp_dir, err)
         return 1
@@ -56,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = ", ".join(f"{name} EER {100 * fig['eer']:.3f} %" for name, fig in manifest["figures"].items())
     logging.info("wrote %s (%.1f MB): %s; thresholds: %s", args.out, os.path.getsize(args.out) / 1e6,
                  figures, thresholds)
+    if args.external_weights is not None:
+        logging.info("weights in %s (%.1f MB), named in the archive by their path and sha256: keep the two "
+                     "files together", args.external_weights, os.path.getsize(args.external_weights) / 1e6)
     return 0
 
 

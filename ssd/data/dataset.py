@@ -6,7 +6,8 @@ C-sorted list of speakers of the *training* ``utt2spk``; a speaker unseen in tra
 only happens in dev/eval sets, which are scored, never trained on (the trainer refuses -1).
 
 Small feature sets are read once into memory (the mini corpus, and the real training set on any
-machine with a few GB to spare); larger ones are read lazily, matrix by matrix, through kaldiio.
+machine with a few GB to spare); larger ones are read lazily, matrix by matrix. ``feats.scp`` is read
+by :mod:`ssd.data.feats_scp`: ``ARK:OFFSET`` entries only (pipes are refused, never run).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import kaldiio
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from ssd.data.datadir import c_sorted, read_kv
+from ssd.data.feats_scp import ArkReader, read_feats_scp
 from ssd.data.windows import repeat_pad
 
 LABELS = {"bonafide": 0, "spoof": 1}
@@ -46,7 +47,7 @@ class FeatureTable:
             raise ValueError(f"cache must be auto, yes or no, got {cache!r}")
         self.feats_scp = Path(feats_scp)
         self.feat_dim = feat_dim
-        scp = read_kv(self.feats_scp)
+        scp = read_feats_scp(self.feats_scp)
         if not scp:
             raise ValueError(f"{self.feats_scp}: no utterances")
         self.utts = c_sorted(scp)
@@ -64,12 +65,13 @@ class FeatureTable:
             index = {spk: i for i, spk in enumerate(speakers if speakers is not None else [])}
             for i, utt in enumerate(self.utts):
                 self.speakers[i] = index.get(self._lookup(spk_of, utt, utt2spk), UNKNOWN_SPEAKER)
+        self._entries = scp
+        self._reader = ArkReader()
         self._cache: dict[str, np.ndarray] | None = None
-        self._lazy = None
         if utt2num_frames is not None and Path(utt2num_frames).is_file():
             lengths = read_kv(utt2num_frames)
             self.num_frames = np.array([int(self._lookup(lengths, u, utt2num_frames)) for u in self.utts])
-            first = self._check(self.utts[0], kaldiio.load_mat(scp[self.utts[0]]))
+            first = self._check(self.utts[0], self._reader.read(scp[self.utts[0]]))
             nbytes = int(self.num_frames.sum()) * first.shape[1] * 4
             if cache == "yes" or (cache == "auto" and nbytes <= cache_max_gb * 2**30):
                 self._read_all()
@@ -110,13 +112,10 @@ class FeatureTable:
         return np.asarray(mat, dtype=np.float32)
 
     def _read_all(self) -> None:
-        cache = {}
-        for utt, mat in kaldiio.load_scp_sequential(str(self.feats_scp)):
-            cache[utt] = self._check(utt, mat)
-        missing = [u for u in self.utts if u not in cache]
-        if missing:
-            raise ValueError(f"{self.feats_scp}: could not read utterance {missing[0]}")
-        self._cache = cache
+        """Every matrix, in ark order (sequential reads), then the arks are closed."""
+        order = sorted(self._entries.values(), key=lambda e: (e.ark, e.offset))
+        self._cache = {e.utt: self._check(e.utt, self._reader.read(e)) for e in order}
+        self._reader.close()
 
     @property
     def cached(self) -> bool:
@@ -131,18 +130,11 @@ class FeatureTable:
         utt = self.utts[index]
         if self._cache is not None:
             return self._cache[utt]
-        if self._lazy is None:
-            self._lazy = kaldiio.load_scp(str(self.feats_scp))
-        mat = self._check(utt, self._lazy[utt])
+        mat = self._check(utt, self._reader.read(self._entries[utt]))
         if mat.shape[0] != self.num_frames[index]:
             raise ValueError(f"{self.feats_scp}: utterance {utt} has {mat.shape[0]} frames, "
                              f"utt2num_frames says {self.num_frames[index]}")
         return mat
-
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_lazy"] = None
-        return state
 
 
 class RandomCropDataset(Dataset):

@@ -22,7 +22,7 @@ import numpy as np
 
 from ssd.data.ark_writer import ArkScpWriter, remove_if_exists
 from ssd.data.datadir import read_scp
-from ssd.frontend.audio import AudioError, read_audio
+from ssd.frontend.audio import AudioError, pipe_timeout, pipes_allowed, read_audio
 from ssd.frontend.lfcc import frame_geometry, lfcc
 from ssd.utils.fileio import atomic_write
 from ssd.utils.progress import Progress
@@ -84,13 +84,16 @@ def dump_lfcc(
     utt2num_frames: str | os.PathLike | None = None,
     skip_bad_utts: str | os.PathLike | None = None,
     log_interval_s: float = 30.0,
+    pipes: bool | None = None,
 ) -> DumpStats:
     """Compute float32 (frames, 60) LFCCs for every wav.scp entry and write them to ``wspecifier``.
 
-    A bad utterance raises :class:`AudioError` naming it, unless ``skip_bad_utts`` is given: then it
-    is logged as a warning and listed there as ``utt reason``.
+    A bad utterance (see :mod:`ssd.frontend.audio` for the rules) raises :class:`AudioError` naming it,
+    unless ``skip_bad_utts`` is given: then it is logged as a warning and listed there as ``utt reason``.
+    ``pipes=False`` refuses pipe entries (default: ``SSD_ALLOW_PIPES``, which allows them).
     """
     frame_geometry(fs)
+    pipes, timeout = pipes_allowed(pipes), pipe_timeout()  # a bad setting fails before any work
     kill_after = _kill_after()
     entries = _checked_entries(wav_scp)
     for stale in (utt2num_frames, skip_bad_utts):
@@ -106,7 +109,7 @@ def dump_lfcc(
         with ArkScpWriter(wspecifier) as writer:
             for utt, spec in entries:
                 try:
-                    waveform, _ = read_audio(spec, utt, expected_fs=fs)
+                    waveform, _ = read_audio(spec, utt, expected_fs=fs, pipes=pipes, timeout=timeout)
                 except AudioError as err:
                     if skip_bad_utts is None:
                         raise

@@ -26,6 +26,8 @@ from ssd.utils.fileio import atomic_write
 
 FORMAT = "ssd-calibration"
 VERSION = 1
+# Where stage 5 writes an experiment's calibration (exp/<tag>/), for packing.
+CALIBRATION_FILE = "calibration.json"
 _RIDGE = 1e-6
 _MAX_STEPS = 100
 
@@ -68,15 +70,23 @@ class Calibration:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as err:
             raise ValueError(f"{path}: cannot read calibration ({err})") from err
+        return cls.from_json(data, str(path))
+
+    @classmethod
+    def from_json(cls, data: object, where: str) -> Calibration:
+        """The calibration of a :meth:`to_json` mapping (a file's, or a packed model's manifest entry)."""
         if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
-            raise ValueError(f"{path}: not an {FORMAT} version {VERSION} file")
+            raise ValueError(f"{where}: not an {FORMAT} version {VERSION} calibration")
         try:
-            return cls(
+            out = cls(
                 float(data["scale"]), float(data["offset"]), float(data["prior"]), str(data["fitted_on"]),
                 int(data["n_bonafide"]), int(data["n_spoof"]),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"{path}: bad calibration field ({err!r})") from err
+            raise ValueError(f"{where}: bad calibration field ({err!r})") from err
+        if not (math.isfinite(out.scale) and math.isfinite(out.offset)):
+            raise ValueError(f"{where}: calibration scale and offset must be finite")
+        return out
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

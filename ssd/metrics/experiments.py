@@ -21,12 +21,12 @@ from pathlib import Path
 
 from ssd.metrics import plots
 from ssd.metrics.bootstrap import DEFAULT_REPLICATES, DEFAULT_SEED
-from ssd.metrics.calibration import Calibration, fit_calibration
+from ssd.metrics.calibration import CALIBRATION_FILE, Calibration, fit_calibration
 from ssd.metrics.cllr import cllr
 from ssd.metrics.dcf import act_dcf
 from ssd.metrics.eer import DetCurve
 from ssd.metrics.report import ScoreReport, SortedTrials, add_intervals, evaluate
-from ssd.metrics.results_md import CALIBRATION_FILE, Environment, experiment_markdown, summary_markdown
+from ssd.metrics.results_md import Environment, experiment_markdown, summary_markdown
 from ssd.metrics.scorefiles import (
     Protocol,
     Trials,

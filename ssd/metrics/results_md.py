@@ -16,13 +16,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ssd.metrics.calibration import CALIBRATION_FILE
 from ssd.metrics.report import TDCF_NAMES, Figures
 from ssd.metrics.scorefiles import attack_sort_key
 
 if TYPE_CHECKING:
     from ssd.metrics.experiments import ExperimentResult, SetResult
 
-CALIBRATION_FILE = "calibration.json"
 CORPUS_FILE = "corpus"  # data/<set>/corpus: "path <corpus dir>", written by data preparation
 _GENERATED = "<!-- written by python -m ssd.bin.results (stage 5): rerun it rather than edit -->"
 

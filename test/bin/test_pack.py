@@ -9,11 +9,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 from detector_helpers import TinyExperiment, tiny_experiment
 
 from ssd.bin import pack
 from ssd.metrics.scorefiles import read_cm_scores
-from ssd.packing import RESULTS, read_packed
+from ssd.packing import RESULTS, from_experiment, read_packed, write_packed
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,34 @@ def test_stage6_command_line(tiny: TinyExperiment, tmp_path: Path, monkeypatch: 
     manifest = read_packed(recipe / "exp" / "ocsoftmax_all" / "packed" / "ocsoftmax_all.zip").manifest
     assert manifest["tag"] == "ocsoftmax_all"
     assert manifest["figures"]["dev"]["asv_scores"] == "data/dev/asv_scores.txt"
+
+
+def test_no_dev_scores_without_a_required_threshold(tiny: TinyExperiment, tmp_path: Path) -> None:
+    """A model to score with (the user gives the threshold): an experiment with only eval scores."""
+    exp = copy_experiment(tiny, tmp_path / "exp")
+    (exp / "scores" / "dev.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="scores/dev.txt does not exist"):
+        from_experiment(exp)
+    packed = from_experiment(exp, require_threshold=False)
+    assert packed.manifest["thresholds"] == {} and set(packed.manifest["figures"]) == {"eval"}
+    assert "none known (no dev scores with a finite EER threshold)" in packed.readme
+    out = tmp_path / "model.zip"
+    write_packed(out, packed.manifest, packed.state_dict, packed.config, packed.readme)
+    assert read_packed(out).manifest["thresholds"] == {}
+
+
+def test_pack_with_external_weights(tiny: TinyExperiment, tmp_path: Path) -> None:
+    out, weights = tmp_path / "model.zip", tmp_path / "model.weights.pt"
+    assert pack.main(["--exp-dir", str(tiny.exp), "--out", str(out), "--external-weights", str(weights)]) == 0
+    with zipfile.ZipFile(out) as z:
+        assert sorted(z.namelist()) == ["README.md", "config.yaml", "manifest.json"]
+    packed = read_packed(out)
+    assert packed.manifest["external"]["weights.pt"]["path"] == "model.weights.pt"
+    inside = read_packed(tiny.packed)
+    assert packed.state_dict.keys() == inside.state_dict.keys()
+    assert all(torch.equal(packed.state_dict[k], v) for k, v in inside.state_dict.items())
+    # The weights must travel with the archive: a path outside its folder is refused, nothing written.
+    elsewhere = tmp_path / "sub" / "model.zip"
+    assert pack.main(["--exp-dir", str(tiny.exp), "--out", str(elsewhere), "--external-weights",
+                      str(weights)]) == 1
+    assert not elsewhere.exists()

@@ -1,6 +1,7 @@
 """Bad audio through the feature dump: every fault stops the job naming utterance and file, or with
 --skip-bad-utts is skipped with a warning and listed in bad_utts, never silently dropped. Audio that is
-odd but valid (shorter than one frame, digital silence, a clipped recording) gives features.
+odd but valid (digital silence, a clipped recording, exactly the 0.1 s minimum) gives features; audio
+shorter than the minimum, or cut short of what its header declares, is a fault.
 
 test/frontend/test_audio.py checks each message of read_audio; here the whole table goes through the
 ssd-compute-lfcc job and the recipe's stage 2, across modules.
@@ -47,6 +48,14 @@ def _clipped(path: Path) -> str:
     return _write(path, pcm)
 
 
+def _truncated_wav(path: Path) -> str:
+    """A 2 s wav whose data stops after 0.67 s (a copy that was cut off)."""
+    full = path.with_name("full_2s.wav")
+    _write(full, speech(2.0))
+    path.write_bytes(full.read_bytes()[:44 + 2 * 10720])
+    return str(path)
+
+
 def _float_wav_with(path: Path, value: float) -> str:
     x = speech(0.2).astype(np.float32) / 32768
     x[777] = value
@@ -65,14 +74,19 @@ FAULTS = {
     "bad_inf": (lambda p: _float_wav_with(p.with_suffix(".wav"), -np.inf), "non-finite sample"),
     "bad_overrange": (lambda p: _float_wav_with(p.with_suffix(".wav"), 1.5), "beyond full scale"),
     "bad_pipe": (lambda p: f"sox {p.with_name('never_written.flac')} -t wav - |", "exited with status"),
+    "bad_truncated": (lambda p: _truncated_wav(p.with_suffix(".wav")),
+                      "truncated: the header declares 32000 frames (2.000 s) but only 10720"),
+    "bad_cut_pipe": (lambda p: f"head -c 100 {_write(p.with_suffix('.wav'), speech(0.5))} |",
+                     "truncated: the header declares 8000 frames"),
+    "bad_one_sample": (lambda p: _write(p, speech(1.0)[:1]), "only 1 samples"),
+    "bad_short": (lambda p: _write(p, speech(1.0)[:1599]), "at least 0.1 s of audio is needed"),
 }
 
 # utterance -> (entry, expected number of frames): odd but valid audio must give features.
 VALID = {
     "ok_speech": (lambda p: _write(p, speech(1.0)), 99),
-    "ok_one_sample": (lambda p: _write(p, speech(1.0)[:1]), 1),
-    "ok_short": (lambda p: _write(p, speech(1.0)[:159]), 1),  # shorter than one 320-sample frame
-    "ok_silence": (lambda p: _write(p, np.zeros(800, np.int16)), 4),
+    "ok_minimum": (lambda p: _write(p, speech(1.0)[:1600]), 9),  # exactly MIN_SECONDS
+    "ok_silence": (lambda p: _write(p, np.zeros(1600, np.int16)), 9),
     "ok_clipped": (_clipped, 49),
     "ok_pipe": (lambda p: f"cat {_write(p, speech(0.3))} |", 29),
 }
@@ -97,7 +111,7 @@ def test_each_fault_stops_the_job_naming_utterance_and_source(tmp_path: Path, fa
     with caplog.at_level(logging.ERROR):
         status = compute_lfcc(["--write-utt2num-frames", str(frames), str(wav_scp), f"ark,scp:{ark},{scp}"])
     assert status == 1
-    source = entries[fault].rstrip("| ") if fault == "bad_pipe" else entries[fault]
+    source = entries[fault].rstrip("| ") if entries[fault].endswith("|") else entries[fault]
     assert f"utterance '{fault}'" in caplog.text and source in caplog.text
     assert FAULTS[fault][1] in caplog.text
     # Nothing that a later stage could mistake for a finished job.

@@ -39,10 +39,11 @@ def _finished_job_one(dump: Path, audio: Path) -> dict[str, bytes]:
     return _snapshot(dump)
 
 
-def _job_two(dump: Path, audio: Path, preexec_fn=None, seconds: float = 1.0) -> subprocess.CompletedProcess:
-    """Job 2: five utterances, about 24 kB of features each for the default one second."""
+def _job_two(dump: Path, audio: Path, preexec_fn=None, seconds: float = 1.0,
+             count: int = 5) -> subprocess.CompletedProcess:
+    """Job 2: ``count`` utterances, about 24 kB of features each for the default one second."""
     entries = {f"b{i}": str(write_flac(audio / f"b{i}.flac", speech(seconds, offset=1231 * i)))
-               for i in range(5)}
+               for i in range(count)}
     wav2 = write_scp(dump / "wav.2.scp", entries)
     return run_python("ssd.bin.compute_lfcc", "--write-utt2num-frames", str(dump / "utt2num_frames.2"),
                       str(wav2), f"ark,scp:{dump / 'feats.2.ark'},{dump / 'feats.2.scp'}",
@@ -71,8 +72,8 @@ def test_full_disk_when_the_buffered_ark_is_flushed(tmp_path: Path) -> None:
     """Small matrices sit in the write buffer: the disk is found full only when the job commits."""
     dump = tmp_path / "dump"
     before = _finished_job_one(dump, tmp_path / "audio")
-    # Five one-frame matrices, 1.3 kB in all: less than one 4 kB write buffer, more than the limit.
-    proc = _job_two(dump, tmp_path / "audio", preexec_fn=file_size_limit(1_000), seconds=0.02)
+    # One 9-frame matrix, 2.2 kB: less than one 4 kB write buffer, more than the limit.
+    proc = _job_two(dump, tmp_path / "audio", preexec_fn=file_size_limit(1_000), seconds=0.1, count=1)
     _assert_failed_cleanly(proc, dump, before, "File too large")
     assert f"cannot complete {dump / 'feats.2.ark'}" in proc.stderr
 

@@ -22,12 +22,12 @@ from fault_helpers import FS, link_recipe, run_python, run_recipe, speech, write
 from ssd.data.datadir import read_kv, read_scp
 from ssd.frontend.dump import FAULT_ENV, dump_lfcc
 
-SECONDS = (1.3, 0.4, 2.1, 0.01, 0.9)
+SECONDS = (1.3, 0.4, 2.1, 0.1, 0.9)
 
 
 @pytest.fixture
 def wav_scp(tmp_path: Path) -> Path:
-    """Five real utterances of different lengths (one shorter than a frame)."""
+    """Five real utterances of different lengths (one at the 0.1 s minimum)."""
     entries = {f"utt{i}": str(write_flac(tmp_path / "audio" / f"utt{i}.flac", speech(sec, offset=997 * i)))
                for i, sec in enumerate(SECONDS)}
     return write_scp(tmp_path / "wav.scp", entries)

@@ -17,7 +17,7 @@ from ssd.frontend.audio import read_audio
 from ssd.frontend.lfcc import lfcc
 
 DATA = Path(__file__).resolve().parent / "data"
-CLIPS = ["speech_100", "speech_161", "speech_1600", "speech_12347"]
+CLIPS = ["speech_1600", "speech_12347", "speech_16000"]  # at least MIN_SECONDS (0.1 s) each
 
 
 def write_scp(path: Path, entries: list[tuple[str, str]]) -> Path:
@@ -27,7 +27,7 @@ def write_scp(path: Path, entries: list[tuple[str, str]]) -> Path:
 
 @pytest.fixture
 def wav_scp(tmp_path: Path) -> Path:
-    """Four FLAC clips and one Kaldi pipe entry (the 1600-sample clip through cat)."""
+    """Three FLAC clips and one Kaldi pipe entry (the 1600-sample clip through cat)."""
     entries = [(f"utt_{name}", str(DATA / f"{name}.flac")) for name in CLIPS]
     entries.append(("utt_pipe", f"cat {DATA / 'speech_1600.flac'} |"))
     return write_scp(tmp_path / "wav.scp", entries)
@@ -57,8 +57,16 @@ def test_writes_float32_lfcc_readable_by_kaldiio(wav_scp, tmp_path):
         assert mat.dtype == np.float32 and mat.shape == (expected.shape[0], 60)
         assert np.array_equal(mat, expected)
         assert int(num_frames[utt]) == mat.shape[0]
-    assert feats["utt_speech_100"].shape == (1, 60)
     assert np.array_equal(feats["utt_pipe"], feats["utt_speech_1600"])
+
+
+def test_clips_under_the_minimum_are_refused(tmp_path, caplog):
+    """100 and 161 samples are under 0.1 s: refused by the reader (the LFCC itself would give 1 frame)."""
+    for name in ("speech_100", "speech_161"):
+        wav_scp = write_scp(tmp_path / "wav.scp", [(f"utt_{name}", str(DATA / f"{name}.flac"))])
+        with caplog.at_level(logging.ERROR):
+            assert run(wav_scp, tmp_path) == 1
+        assert f"'utt_{name}'" in caplog.text and "at least 0.1 s of audio is needed" in caplog.text
 
 
 def test_console_script_runs_as_a_process(wav_scp, tmp_path):
@@ -66,8 +74,8 @@ def test_console_script_runs_as_a_process(wav_scp, tmp_path):
     command = [sys.executable, "-m", "ssd.bin.compute_lfcc", str(wav_scp), f"ark,scp:{ark},{scp}"]
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert "wrote 5 utterances" in proc.stderr
-    assert len(kaldiio.load_scp(str(scp))) == 5
+    assert f"wrote {len(CLIPS) + 1} utterances" in proc.stderr
+    assert len(kaldiio.load_scp(str(scp))) == len(CLIPS) + 1
 
 
 def test_failure_names_utterance_and_leaves_no_scp(wav_scp, tmp_path, caplog):
@@ -106,8 +114,8 @@ def test_skip_bad_utts_lists_every_skipped_utterance(wav_scp, tmp_path, caplog):
     assert "status 1" in reasons["bad_pipe"]
     assert all(f"'{utt}'" in caplog.text for utt in reasons)
     feats = kaldiio.load_scp(str(scp))
-    assert len(feats) == 5 and not set(reasons) & set(feats)
-    assert len(frames.read_text().splitlines()) == 5
+    assert len(feats) == len(CLIPS) + 1 and not set(reasons) & set(feats)
+    assert len(frames.read_text().splitlines()) == len(CLIPS) + 1
 
 
 def test_skip_list_is_empty_when_nothing_is_bad(wav_scp, tmp_path):

@@ -1,0 +1,1 @@
+"""Reference systems that are not neural networks: the ASVspoof 2019 LFCC-GMM baseline."""

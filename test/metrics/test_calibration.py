@@ -69,5 +69,5 @@ def test_file_round_trip_and_bad_files(tmp_path):
     with pytest.raises(ValueError, match=r"bad\.json: bad calibration field"):
         Calibration.read(tmp_path / "bad.json")
     (tmp_path / "other.json").write_text("[]")
-    with pytest.raises(ValueError, match=r"other\.json: not an ssd-calibration version 1 file"):
+    with pytest.raises(ValueError, match=r"other\.json: not an ssd-calibration version 1 calibration"):
         Calibration.read(tmp_path / "other.json")

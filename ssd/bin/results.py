@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from ssd.metrics.bootstrap import DEFAULT_REPLICATES, DEFAULT_SEED
-from ssd.metrics.experiments import CiOptions, run_stage5
 from ssd.metrics.tdcf import TDCF_VARIANTS
+from ssd.results import CiOptions, run_stage5
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -65,6 +65,40 @@ class Figures:
         return entry
 
 
+def _asv_json(point: AsvOperatingPoint | None) -> dict | None:
+    if point is None:
+        return None
+    return {
+        "threshold": point.threshold,
+        "p_fa": point.p_fa,
+        "p_miss": point.p_miss,
+        "p_miss_spoof": point.p_miss_spoof,
+    }
+
+
+@dataclass(frozen=True)
+class ConditionFigures:
+    """One condition of a keys file (e.g. LA 2021 C2, codec alaw): its figures and its grid row.
+
+    ``figures``: the condition's bona fide trials against all its spoofs; ``rows``: against the spoofs
+    of one attack (LA) or vocoder family (DF) of the condition; ``asv``: the ASV operating point fixed on
+    the condition's own target and nontarget trials (None without ASV trials for it).
+    """
+
+    name: str
+    factor: str
+    value: str
+    figures: Figures
+    asv: AsvOperatingPoint | None
+    rows: dict[str, Figures]
+
+    def to_json(self, rows_key: str) -> dict:
+        entry = {self.factor: self.value, **self.figures.to_json()}
+        entry["asv_operating_point"] = _asv_json(self.asv)
+        entry[rows_key] = {name: fig.to_json() for name, fig in self.rows.items()}
+        return entry
+
+
 @dataclass
 class ScoreReport:
     """Everything ``ssd-score`` and stage 5 print: pooled and per-attack figures plus how they were made."""
@@ -82,6 +116,12 @@ class ScoreReport:
     det_points: str = "official"
     sasv: dict[str, float] = field(default_factory=dict)  # a_dcf, t_eer when their inputs are given
     intervals: BootstrapIntervals | None = None
+    # With a keys file's conditions (see ssd.metrics.conditions): per condition, the factor of the grid
+    # rows ("attack" or e.g. "vocoder"), and the pooled-condition figures of those rows when they are
+    # not the attacks themselves.
+    per_condition: dict[str, ConditionFigures] = field(default_factory=dict)
+    row_factor: str = "attack"
+    per_row: dict[str, Figures] = field(default_factory=dict)
 
     @property
     def inverted_warning(self) -> str | None:
@@ -96,28 +136,30 @@ class ScoreReport:
 
     def to_json(self) -> dict:
         """The documented JSON schema: fractions for EER, null where a figure was not computed."""
-        asv = None
-        if self.asv is not None:
-            asv = {
-                "threshold": self.asv.threshold,
-                "p_fa": self.asv.p_fa,
-                "p_miss": self.asv.p_miss,
-                "p_miss_spoof": self.asv.p_miss_spoof,
-            }
         pooled = self.pooled.to_json()
         pooled.update(self.sasv)
-        return {
+        summary = {
             "cm_scores": self.cm_source,
             "asv_scores": self.asv_source,
             "metrics": self.metrics,
             "det_points": self.det_points,
             "pooled": pooled,
             "per_attack": {name: fig.to_json() for name, fig in self.per_attack.items()},
+        }
+        rows_key = f"per_{self.row_factor}"
+        if self.per_row:
+            summary[rows_key] = {name: fig.to_json() for name, fig in self.per_row.items()}
+        if self.per_condition:
+            summary["per_condition"] = {
+                name: cond.to_json(rows_key) for name, cond in self.per_condition.items()
+            }
+        return {
+            **summary,
             "confidence_intervals": self.intervals.to_json() if self.intervals else None,
             "n_bonafide": self.n_bonafide,
             "n_spoof": self.n_spoof,
             "tdcf": self.tdcf_variant,
-            "asv_operating_point": asv,
+            "asv_operating_point": _asv_json(self.asv),
             "notes": list(self.notes),
             "warnings": [self.inverted_warning] if self.inverted_warning else [],
         }
@@ -174,6 +216,41 @@ def _asv_spoof_for(trials: Trials, asv: AsvScores, notes: list[str]) -> np.ndarr
     return np.concatenate([asv.spoof[name] for name in trials.attack_names])
 
 
+def subset_figures(
+    scores: np.ndarray,
+    is_bona: np.ndarray,
+    point: AsvOperatingPoint | None,
+    tdcf: str | None,
+    points: str,
+    metrics: str,
+    label: str,
+    notes: list[str],
+    counts: tuple[int, int] | None = None,
+) -> Figures:
+    """Figures of trials already in official order; an undefined t-DCF becomes a note naming ``label``.
+
+    ``counts`` (bona fide, spoof) defaults to the counts of the trials given.
+    """
+    det = det_curve_sorted(scores, is_bona, points)
+    eer, threshold = eer_from_det(det)
+    value = None
+    if point is not None:
+        try:
+            value = min_tdcf_from_det(det, point, tdcf or "legacy")[0]
+        except TdcfUndefinedError as err:
+            notes.append(f"{label}: {err}")
+    if counts is None:
+        n_bona = int(np.count_nonzero(is_bona))
+        counts = (n_bona, int(is_bona.size) - n_bona)
+    fig = Figures(eer, threshold, value, *counts)
+    if metrics == "asvspoof5":
+        bona, spoof = scores[is_bona], scores[~is_bona]
+        fig = replace(
+            fig, min_dcf=min_dcf_from_det(det)[0], act_dcf=act_dcf(bona, spoof), cllr=cllr(bona, spoof)
+        )
+    return fig
+
+
 def evaluate(
     trials: Trials,
     asv: AsvScores | None = None,
@@ -224,21 +301,10 @@ def evaluate(
 
     def figures(attack: str | None, point: AsvOperatingPoint | None) -> Figures:
         scores, is_bona = ranked.subset(attack)
-        det = det_curve_sorted(scores, is_bona, points)
-        eer, threshold = eer_from_det(det)
-        value = None
-        if point is not None:
-            try:
-                value = min_tdcf_from_det(det, point, tdcf)[0]
-            except TdcfUndefinedError as err:
-                notes.append(f"{attack or 'pooled'}: {err}")
-        fig = Figures(eer, threshold, value, trials.n_bonafide, n_spoof[attack])
-        if metrics == "asvspoof5":
-            bona, spoof = scores[is_bona], scores[~is_bona]
-            fig = replace(
-                fig, min_dcf=min_dcf_from_det(det)[0], act_dcf=act_dcf(bona, spoof), cllr=cllr(bona, spoof)
-            )
-        return fig
+        return subset_figures(
+            scores, is_bona, point, tdcf, points, metrics, attack or "pooled", notes,
+            counts=(trials.n_bonafide, n_spoof[attack]),
+        )  # fmt: skip
 
     pooled = figures(None, asv_point)
     per_attack = {}
@@ -351,6 +417,78 @@ def format_report(report: ScoreReport) -> str:
             if five:
                 row += f" {num(fig.min_dcf):>8} {num(fig.act_dcf):>8} {num(fig.cllr):>8}"
             lines.append(row)
+    if report.per_row:
+        width = _width(report.per_row)
+        header = f"{report.row_factor:<{width}} {'#spoof':>7} {'EER (%)':>8} {'min t-DCF':>10}"
+        lines += ["", header + (f" {'minDCF':>8} {'actDCF':>8} {'Cllr':>8}" if five else "")]
+        for name, fig in report.per_row.items():
+            row = f"{name:<{width}} {fig.n_spoof:>7} {100 * fig.eer:>8.3f} {num(fig.min_tdcf):>10}"
+            if five:
+                row += f" {num(fig.min_dcf):>8} {num(fig.act_dcf):>8} {num(fig.cllr):>8}"
+            lines.append(row)
+    if report.per_condition:
+        lines += _condition_lines(report, num)
     if report.notes:
         lines += [""] + [f"note: {note}" for note in report.notes]
     return "\n".join(lines)
+
+
+def _width(names: dict[str, object] | list[str], least: int = 8) -> int:
+    return max([least, *(len(name) for name in names)])
+
+
+def _condition_lines(report: ScoreReport, num) -> list[str]:
+    """The per-condition table, then the organisers' grids: rows by attack (or family) x condition."""
+    conds = report.per_condition
+    factor = next(iter(conds.values())).factor
+    five = report.metrics == "asvspoof5"
+    vwidth = _width([c.value for c in conds.values()], len(factor))
+    header = f"{'cond':<6} {factor:<{vwidth}} {'#bona':>7} {'#spoof':>7} {'EER (%)':>8} {'min t-DCF':>10}"
+    if five:
+        header += f" {'minDCF':>8} {'actDCF':>8} {'Cllr':>8}"
+    with_asv = any(c.asv is not None for c in conds.values())
+    title = "per condition"
+    if with_asv:
+        title += " (ASV threshold and t-DCF costs fixed per condition, as in the ASVspoof 2021 package)"
+    lines = ["", f"{title}:", header]
+    for name, cond in conds.items():
+        fig = cond.figures
+        row = (
+            f"{name:<6} {cond.value:<{vwidth}} {fig.n_bonafide:>7} {fig.n_spoof:>7} "
+            f"{100 * fig.eer:>8.3f} {num(fig.min_tdcf):>10}"
+        )
+        if five:
+            row += f" {num(fig.min_dcf):>8} {num(fig.act_dcf):>8} {num(fig.cllr):>8}"
+        lines.append(row)
+    pooled_rows = report.per_row or report.per_attack
+    names = list(pooled_rows)
+    for name in (n for c in conds.values() for n in c.rows):
+        if name not in names:
+            names.append(name)
+    width = _width(names + [report.row_factor])
+
+    def grid(title: str, value) -> list[str]:
+        out = [
+            "",
+            title,
+            f"{report.row_factor:<{width}}" + "".join(f" {c:>8}" for c in conds) + f" {'pooled':>8}",
+        ]
+        for row_name in names + [None]:
+            cells = [value(c.figures if row_name is None else c.rows.get(row_name)) for c in conds.values()]
+            total = value(report.pooled if row_name is None else pooled_rows.get(row_name))
+            out.append(
+                f"{row_name or 'pooled':<{width}}" + "".join(f" {v:>8}" for v in cells) + f" {total:>8}"
+            )
+        return out
+
+    def tdcf(fig: Figures | None) -> str:
+        return "-" if fig is None or fig.min_tdcf is None else f"{fig.min_tdcf:.4f}"
+
+    def eer(fig: Figures | None) -> str:
+        return "-" if fig is None else f"{100 * fig.eer:.2f}"
+
+    rows_word = "attack" if report.row_factor == "attack" else report.row_factor
+    if report.asv is not None or with_asv:
+        lines += grid(f"min t-DCF by {rows_word} and condition:", tdcf)
+    lines += grid(f"EER (%) by {rows_word} and condition:", eer)
+    return lines

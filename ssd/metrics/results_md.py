@@ -9,42 +9,21 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ssd import provenance
 from ssd.metrics.calibration import CALIBRATION_FILE
 from ssd.metrics.report import TDCF_NAMES, Figures
 from ssd.metrics.scorefiles import attack_sort_key
 
 if TYPE_CHECKING:
-    from ssd.metrics.experiments import ExperimentResult, SetResult
+    from ssd.results import ExperimentResult, SetResult
 
-CORPUS_FILE = "corpus"  # data/<set>/corpus: "path <corpus dir>", written by data preparation
 _GENERATED = "<!-- written by python -m ssd.bin.results (stage 5): rerun it rather than edit -->"
-
-
-def _git(*args: str) -> str | None:
-    """Output of a git command run in the toolkit's own checkout, or None outside a git checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        done = subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def _corpus_of(path: Path) -> str:
-    """The corpus a data dir was prepared from: its ``path`` entry, else its first line, else unknown."""
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    fields = [line.split(maxsplit=1) for line in lines if line.strip()]
-    for entry in fields:
-        if entry[0] == "path" and len(entry) == 2:
-            return entry[1]
-    return " ".join(fields[0]) if fields else "unknown"
 
 
 def _version(package: str) -> str:
@@ -80,13 +59,15 @@ class Environment:
         intervals: str | None = None,
         calibrate_on: str | None = None,
     ) -> Environment:
-        commit = _git("rev-parse", "HEAD")
-        status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-        corpus = {name: _corpus_of(data_root / name / CORPUS_FILE) for name in sets}
+        git = provenance.git_commit()
+        corpus = {
+            name: provenance.corpus_info(data_root / name / provenance.CORPUS_FILE)["path"] or "unknown"
+            for name in sets
+        }
         return cls(
             date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-            git_commit=commit or "unknown (not a git checkout)",
-            git_dirty=bool(status),
+            git_commit=git["commit"] or "unknown (not a git checkout)",
+            git_dirty=bool(git["dirty"]),
             python=platform.python_version(),
             torch=_version("torch"),
             numpy=_version("numpy"),

@@ -10,8 +10,9 @@ Formats:
 - CM scores: ``utt attack key score`` (ours and the official ASVspoof 2019 CM format; the attack is
   ``-`` for bona fide, the AIR-ASVspoof files write ``A00``; ``-`` on a spoof line means the attack is
   unknown), or ``utt score`` when a protocol supplies the labels (the ASVspoof 2021 format).
-- CM protocol: the official ``speaker utt - attack key`` file, or a Kaldi data directory holding
-  ``utt2label`` (``bonafide``/``spoof``) and optionally ``utt2attack``.
+- CM protocol: the official ``speaker utt - attack key`` file (parsed by
+  ``ssd.data.asvspoof2019.read_protocol_table``, the one reader of that format), or a Kaldi data
+  directory holding ``utt2label`` (``bonafide``/``spoof``) and optionally ``utt2attack``.
 - ASV scores: the organisers' ``source key score`` (source ``bonafide`` or an attack id; key
   ``target``, ``nontarget`` or ``spoof``).
 """
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ssd.data.asvspoof2019 import CorpusError, read_protocol_table
 
 BONAFIDE = "bonafide"
 SPOOF = "spoof"
@@ -239,6 +242,17 @@ class CmScores:
     def line(self, record: int) -> int:
         return record + 1 if self.line_numbers is None else self.line_numbers[record]
 
+    def select(self, keep: np.ndarray) -> CmScores:
+        """The records at positions ``keep`` (in that order), still naming their lines in the file."""
+        keep = np.asarray(keep, dtype=np.int64)
+        return CmScores(
+            self.path,
+            [self.utts[i] for i in keep],
+            self.scores[keep],
+            None if self.labels is None else self.labels.take(keep),
+            [self.line(int(i)) for i in keep],
+        )
+
 
 def read_cm_scores(path: str | Path) -> CmScores:
     """Parse a CM score file (``utt attack key score`` or ``utt score``); errors name the line."""
@@ -259,6 +273,13 @@ class Protocol:
     path: str
     utts: list[str]
     labels: Labels
+
+
+def protocol_from_columns(
+    path: str, utts: list[str], is_bonafide: np.ndarray, attacks: list[str], where: Callable[[int], str]
+) -> Protocol:
+    """A protocol from another reader's columns (attack ``-`` for bona fide); ``where(i)`` names a line."""
+    return Protocol(path, utts, _encode_labels(np.asarray(is_bonafide, dtype=bool), attacks, where))
 
 
 def _read_data_dir_protocol(data_dir: Path) -> Protocol:
@@ -300,15 +321,21 @@ def _attacks_by_utt(attack_table: _Table, utts: list[str], label_path: Path) -> 
 
 
 def read_protocol(path: str | Path) -> Protocol:
-    """Read an official ``speaker utt - attack key`` CM protocol, or a Kaldi data directory."""
+    """Read an official ``speaker utt - attack key`` CM protocol, or a Kaldi data directory.
+
+    The protocol file goes through the corpus's own reader (ssd.data.asvspoof2019) without its LA
+    attack list, so other corpora's protocols in this layout are scored too; key and attack must
+    agree as on score lines.
+    """
     path = Path(path)
     if path.is_dir():
         return _read_data_dir_protocol(path)
-    table = _read_table(path, (5,), "CM protocol (speaker utt - attack key)")
-    utts = table.columns[1]
-    with _blaming_lines(table):
-        _check_unique(table, utts)
-        return Protocol(table.path, utts, _table_labels(table, key_col=4, attack_col=3))
+    try:
+        table = read_protocol_table(path, la_attacks=False)
+    except CorpusError as err:
+        raise ScoreFileError(str(err)) from err
+    is_bona = np.fromiter((key == BONAFIDE for key in table.keys), dtype=bool, count=len(table.keys))
+    return Protocol(table.path, table.utts, _encode_labels(is_bona, table.attacks, table.where))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import stats
 
 if TYPE_CHECKING:
-    from ssd.metrics.experiments import ExperimentResult
+    from ssd.results import ExperimentResult
 
 SEED_TAG = re.compile(r"^(?P<variant>.+)_s(?P<seed>\d+)$")
 METRICS = {"eer": ("EER (%)", 100.0), "min_tdcf": ("min t-DCF", 1.0)}

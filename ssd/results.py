@@ -1,5 +1,8 @@
 """Stage 5: score every experiment's dev/eval score files and write JSON, plots and RESULTS.md files.
 
+The library of ``python -m ssd.bin.results``, as ssd.inference is stage 4's and ssd.packing stage 6's:
+it runs the metrics of ssd.metrics over experiment directories and writes what the recipe reports.
+
 For an experiment ``exp/<tag>`` and a set ``<set>`` it reads ``exp/<tag>/scores/<set>.txt``, the
 ground truth in ``<data-root>/<set>/`` (``utt2label``, ``utt2attack``) and that same set's ASV scores
 ``<data-root>/<set>/asv_scores.txt`` (so dev is never scored with eval's ASV file). Experiments that

@@ -70,7 +70,7 @@ def measure_step(config: str, base: str | None, crop: int, batch_size: int, step
     from ssd.utils.config import load_config
 
     cfg = load_config(config, base)
-    cfg["model"]["input_frames"] = crop
+    cfg["model"]["input_length"] = crop
     model = MultiTaskModel(cfg, 20)
     trainer = MultiTaskTrainer(model, cfg)
     feats = torch.randn(batch_size, 60, crop)

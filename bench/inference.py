@@ -44,7 +44,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.base)
-    length, hop = int(cfg["model"]["input_frames"]), int(cfg["eval"]["hop_frames"])
+    length, hop = int(cfg["model"]["input_length"]), int(cfg["eval"]["hop_length"])
     batch = args.batch_size or int(cfg["eval"]["batch_size"])
     torch.manual_seed(0)
     model = MultiTaskModel(cfg, 20).eval()

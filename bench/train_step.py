@@ -122,7 +122,8 @@ def _setup(spec: dict):
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
     torch.backends.cudnn.benchmark = spec["cudnn_benchmark"]
-    cfg = {"model": {**SIZES[spec["size"]], "input_frames": spec["frames"]}, "loss": {"name": spec["loss"]},
+    cfg = {"model": {"resnet": SIZES[spec["size"]], "input_length": spec["frames"]},
+           "loss": {"name": spec["loss"]},
            "tasks": VARIANTS[spec["variant"]],
            "train": {"amp": spec["amp"], "channels_last": spec["channels_last"]}}
     batch = spec["batch"]

@@ -13,10 +13,12 @@ the score stage 4 wrote for it:
    Kaiser-windowed sinc low-pass with beta 5, cut-off at the lower Nyquist frequency, zero phase, so
    the output is time-aligned and ``len * up / down`` samples long). Audio already at the model's rate
    is used untouched.
-2. **features**: the official LFCC of :mod:`ssd.frontend.lfcc`, stored as float32 like stage 2's dump.
+2. **front end**: the model's (:mod:`ssd.frontend.registry`): the official LFCC of
+   :mod:`ssd.frontend.lfcc` as float32 like stage 2's dump, or the waveform itself for ``raw`` models.
 3. **scores**: :func:`ssd.inference.score_table`, the function of stage 4, with the model's
-   evaluation windows (:mod:`ssd.data.windows`: repeat-pad to the window length, longer inputs
-   averaged over fixed-hop windows). Higher = more bona fide.
+   evaluation policy (:mod:`ssd.data.windows`: ``windowed`` repeat-pads to the window length and
+   averages longer inputs over fixed-hop windows; ``first_window``, the AASIST authors', scores the
+   first window only). Higher = more bona fide.
 4. **decision**: ``bonafide`` when ``score >= threshold`` (by default the dev-set EER threshold), else
    ``spoof``. A model without a known threshold (an experiment without dev scores) gives no decision
    (None) until :meth:`Detector.use_threshold` sets one. A non-finite score (a diverged model) is an
@@ -40,7 +42,6 @@ from torch import nn
 
 from ssd.data.windows import eval_windows
 from ssd.frontend.audio import AudioError, check_samples, decode_audio
-from ssd.frontend.lfcc import lfcc
 from ssd.inference import score_table
 from ssd.packing import (
     PackedModel,
@@ -108,16 +109,16 @@ def _non_finite(name: str, score: float) -> str:
 
 
 class _Scorer(nn.Module):
-    """Backbone + CM-loss score as one module: (B, 60, T) features -> (B,) scores, for ONNX export."""
+    """Backbone + CM-loss score as one module: (B, dim, T) front-end output (or (B, samples) for a
+    waveform model) -> (B,) scores, for ONNX export."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: MultiTaskModel) -> None:
         super().__init__()
-        self.backbone = model.backbone
-        self.cm_loss = model.cm_loss
+        self.model = model
 
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        embedding, logits = self.backbone(feats)
-        return self.cm_loss.score(embedding, logits)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        embedding, logits = self.model(x)
+        return self.model.cm_loss.score(embedding, logits)
 
 
 class _Features:
@@ -168,9 +169,9 @@ class Detector:
         frontend = self.manifest.get("frontend") or {}
         self.fs = int(frontend.get("fs", 0))
         try:
-            expected = frontend_settings(self.fs)
+            expected = frontend_settings(self.config, self.fs)
         except ValueError as err:
-            raise PackError(f"{packed.source}: unusable front-end sampling rate: {err}") from err
+            raise PackError(f"{packed.source}: unusable front end: {err}") from err
         if frontend != expected:
             differ = sorted(k for k in set(frontend) | set(expected) if frontend.get(k) != expected.get(k))
             raise PackError(
@@ -179,7 +180,7 @@ class Detector:
                 f"({self.manifest.get('ssd_version', 'unknown')})"
             )
         policy = eval_policy(self.config)
-        self.window_frames, self.hop_frames = policy["window_frames"], policy["hop_frames"]
+        self.policy, self.window, self.hop = policy["policy"], policy["window"], policy["hop"]
         self.batch_size = int((self.config.get("eval") or {}).get("batch_size", 64))
         self.device = _device(device)
         model = MultiTaskModel(_scoring_config(self.config), 0)
@@ -188,6 +189,7 @@ class Detector:
         except ValueError as err:
             raise PackError(str(err)) from err
         self.model = model.to(self.device).eval()
+        self.frontend = model.frontend
         self.thresholds = {name: float(entry["value"]) for name, entry in
                            (self.manifest.get("thresholds") or {}).items()
                            if isinstance(entry, dict) and entry.get("value") is not None}
@@ -237,7 +239,8 @@ class Detector:
         return BONAFIDE if score >= threshold else SPOOF
 
     def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
-        """(frames, 60) float32 LFCC of a waveform: (samples,) or (samples, channels), any rate."""
+        """The front end's (time, dim) float32 matrix of a waveform: (samples,) or (samples, channels),
+        any rate (resampled to the model's)."""
         x = np.asarray(waveform, dtype=np.float64)
         if x.ndim == 2:
             if x.shape[1] > x.shape[0]:
@@ -247,14 +250,14 @@ class Detector:
         if x.ndim != 1 or x.size == 0:
             raise ValueError(f"need a non-empty (samples,) or (samples, channels) waveform, got {x.shape}")
         check_samples(x, int(fs), "waveform")
-        return lfcc(resample(x, int(fs), self.fs), self.fs).astype(np.float32)
+        return self.frontend.features(resample(x, int(fs), self.fs), self.fs)
 
     def score_features(self, matrices: Sequence[np.ndarray], batch_size: int | None = None) -> np.ndarray:
-        """Scores (float64) of (frames, 60) feature matrices, with stage 4's windows and averaging."""
+        """Scores (float64) of front-end matrices (:meth:`features`), with stage 4's evaluation policy."""
         if not len(matrices):
             return np.zeros(0)
-        return score_table(self.model, _Features(matrices), self.window_frames, self.hop_frames,
-                           batch_size or self.batch_size, self.device, progress=False)
+        return score_table(self.model, _Features(matrices), self.window, self.hop,
+                           batch_size or self.batch_size, self.device, progress=False, policy=self.policy)
 
     def score(self, waveform: np.ndarray, fs: int) -> float:
         """Score one waveform (float samples in [-1, 1]); higher = more bona fide."""
@@ -264,11 +267,13 @@ class Detector:
         return score
 
     def window_batch(self, feats: np.ndarray) -> torch.Tensor:
-        """The (W, 60, window_frames) network inputs of one feature matrix (what ONNX models take)."""
-        return torch.from_numpy(eval_windows(feats, self.window_frames, self.hop_frames))
+        """The network inputs of one front-end matrix, as ONNX models take them: (W, dim, window), or
+        (W, window) samples for a waveform model."""
+        windows = torch.from_numpy(eval_windows(feats, self.window, self.hop, self.policy))
+        return windows[:, 0] if self.model.waveform_input else windows
 
     def scorer(self) -> nn.Module:
-        """The network as one module: (B, 60, window_frames) float32 -> (B,) scores, in eval mode."""
+        """The network as one module: :meth:`window_batch` inputs -> (B,) scores, in eval mode."""
         return _Scorer(self.model).eval()
 
     def score_files(self, items: Iterable[str | tuple[str, str]], batch_size: int | None = None,
@@ -330,8 +335,9 @@ class Detector:
         return out
 
     def export_onnx(self, path: str | os.PathLike, opset: int = 17) -> None:
-        """Write the scoring network as ONNX: input ``feats`` (batch, 60, window_frames) float32 LFCC
-        windows, output ``score`` (batch,); the LFCC, windowing and averaging stay outside the graph.
+        """Write the scoring network as ONNX: input ``feats`` (batch, 60, window) float32 LFCC windows,
+        or ``waveform`` (batch, window) float32 samples for a raw-waveform model; output ``score``
+        (batch,). The front end, windowing and averaging stay outside the graph.
 
         The model's metadata (``ssd.*`` properties: rate, window, hop, thresholds) tells an ONNX user
         how to prepare the input and read the output. Uses torch's TorchScript-based exporter, which
@@ -341,25 +347,30 @@ class Detector:
             import onnx
         except ImportError as err:
             raise ImportError("ONNX export needs the onnx package: pip install 'ssd[onnx]'") from err
-        example = torch.zeros(2, int(self.config["model"]["feat_dim"]), self.window_frames)
+        name = "waveform" if self.model.waveform_input else "feats"
+        example = torch.zeros(2, self.window) if self.model.waveform_input else \
+            torch.zeros(2, self.frontend.dim, self.window)
         module = copy.deepcopy(_Scorer(self.model)).to("cpu").eval()
         buffer = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=DeprecationWarning)
             warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
-            torch.onnx.export(module, (example,), buffer, input_names=["feats"], output_names=["score"],
-                              dynamic_axes={"feats": {0: "batch"}, "score": {0: "batch"}},
+            torch.onnx.export(module, (example,), buffer, input_names=[name], output_names=["score"],
+                              dynamic_axes={name: {0: "batch"}, "score": {0: "batch"}},
                               opset_version=opset, dynamo=False)
         graph = onnx.load_from_string(buffer.getvalue())
         meta = {
             "ssd.tag": self.tag,
             "ssd.fs": str(self.fs),
-            "ssd.window_frames": str(self.window_frames),
-            "ssd.hop_frames": str(self.hop_frames),
+            "ssd.input": name,
+            "ssd.policy": self.policy,
+            "ssd.window": str(self.window),
+            "ssd.hop": str(self.hop),
             "ssd.threshold": repr(self.threshold),
             "ssd.threshold_name": self.threshold_name,
             "ssd.thresholds": json.dumps(self.thresholds),
-            "ssd.score": "higher = more bona fide; utterance score = mean over its windows",
+            "ssd.score": "higher = more bona fide; utterance score = mean over its windows "
+                         "(windowed policy) or the first window's score (first_window)",
             "ssd.frontend": json.dumps(self.manifest.get("frontend")),
         }
         onnx.helper.set_model_props(graph, meta)

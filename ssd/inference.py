@@ -36,27 +36,31 @@ MIN_BATCH = 8
 class _WindowedUtterances(Dataset):
     """Items ``(position, windows (W, dims, length))`` for the selected utterances of a table."""
 
-    def __init__(self, table: FeatureTable, indices: Sequence[int], length: int, hop: int) -> None:
+    def __init__(self, table: FeatureTable, indices: Sequence[int], length: int, hop: int,
+                 policy: str) -> None:
         self.table = table
         self.indices = list(indices)
         self.length = length
         self.hop = hop
+        self.policy = policy
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, position: int) -> tuple[int, np.ndarray]:
-        return position, eval_windows(self.table.feats(self.indices[position]), self.length, self.hop)
+        return position, eval_windows(self.table.feats(self.indices[position]), self.length, self.hop,
+                                      self.policy)
 
 
 @torch.inference_mode()
 def score_table(model: nn.Module, table: FeatureTable, length: int, hop: int, batch_size: int,
                 device: torch.device, indices: Sequence[int] | None = None, num_workers: int = 0,
-                progress: bool = True, desc: str = "scoring") -> np.ndarray:
+                progress: bool = True, desc: str = "scoring", policy: str = "windowed") -> np.ndarray:
     """Scores (float64, one per utterance) of ``indices`` (default: all) of ``table``.
 
     ``model`` must offer ``score(feats (B, dims, length)) -> (B,)``; it is switched to eval mode for
-    the call and back to its previous mode afterwards.
+    the call and back to its previous mode afterwards. ``policy`` names the evaluation windows
+    (:data:`ssd.data.windows.EVAL_POLICIES`).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -65,7 +69,7 @@ def score_table(model: nn.Module, table: FeatureTable, length: int, hop: int, ba
     counts = np.zeros(len(indices), dtype=np.int64)
     was_training = model.training
     model.eval()
-    loader = DataLoader(_WindowedUtterances(table, indices, length, hop), batch_size=None,
+    loader = DataLoader(_WindowedUtterances(table, indices, length, hop, policy), batch_size=None,
                         num_workers=num_workers, shuffle=False)
     meter = Progress(len(indices), desc, log, enabled=progress)
     pending: list[tuple[np.ndarray, int]] = []  # (windows, position) not yet scored, in order

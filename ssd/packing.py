@@ -35,7 +35,6 @@ import io
 import json
 import os
 import stat
-import subprocess
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -46,17 +45,19 @@ import torch
 import yaml
 
 from ssd import __version__
-from ssd.data.datadir import read_kv
-from ssd.frontend import lfcc
+from ssd.data.windows import check_policy
+from ssd.frontend.registry import build_frontend
 from ssd.metrics.calibration import CALIBRATION_FILE, Calibration
 from ssd.metrics.report import SortedTrials, evaluate
-from ssd.metrics.scorefiles import make_trials, read_asv_scores, read_cm_scores
+from ssd.metrics.scorefiles import make_trials, read_asv_scores, read_cm_scores, read_protocol
 from ssd.metrics.tdcf import TdcfUndefinedError, min_tdcf_from_det
+from ssd.nets.config import ModelConfig
+from ssd.provenance import corpus_info, git_commit
 from ssd.utils.checkpoint import load_checkpoint
 from ssd.utils.fileio import atomic_write
 
 FORMAT_NAME = "ssd-detector"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: registered parts (manifest "model", eval policy by name and length)
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.pt"
 CONFIG = "config.yaml"
@@ -363,80 +364,52 @@ def scoring_state(model_state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return state
 
 
-def frontend_settings(fs: int) -> dict[str, Any]:
-    """The front end a detector's features come from: this code's LFCC constants at rate ``fs``."""
-    win, hop = lfcc.frame_geometry(fs)
-    return {
-        "name": "lfcc-asvspoof2019",
-        "fs": fs,
-        "preemphasis": lfcc.PREEMPHASIS,
-        "window_samples": win,
-        "hop_samples": hop,
-        "window": "hamming-symmetric",
-        "nfft": lfcc.NFFT,
-        "num_filters": lfcc.NUM_FILTERS,
-        "num_ceps": lfcc.NUM_CEPS,
-        "deltas": "static+delta+delta-delta, x[t+1]-x[t-1], edges repeated",
-        "feature_dim": lfcc.FEATURE_DIM,
-        "dtype": "float32",
-    }
+def model_parts(config: dict[str, Any]) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(config.get("model"))
+    except ValueError as err:
+        raise ValueError(f"the training config's model section is not one this ssd builds: {err}") from err
+
+
+def frontend_settings(config: dict[str, Any], fs: int) -> dict[str, Any]:
+    """The front end a detector's input comes from, as this code computes it at rate ``fs``."""
+    return build_frontend(model_parts(config).frontend).settings(fs)
 
 
 def eval_policy(config: dict[str, Any]) -> dict[str, Any]:
-    """The evaluation windows stage 4 uses (ssd.data.windows), read from the training config."""
+    """The evaluation policy stage 4 uses (ssd.data.windows), read from the training config."""
+    parts = model_parts(config)
     try:
-        length, hop = int(config["model"]["input_frames"]), int(config["eval"]["hop_frames"])
+        policy, hop = str(config["eval"]["policy"]), int(config["eval"]["hop_length"])
     except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"config lacks model.input_frames or eval.hop_frames ({err})") from err
-    return {
-        "window_frames": length,
-        "hop_frames": hop,
-        "short": "repeat-pad to window_frames",
-        "long": "mean of the scores of window_frames-long windows every hop_frames, plus one at the end",
+        raise ValueError(f"config lacks eval.policy or eval.hop_length ({err})") from err
+    check_policy(policy)
+    unit = build_frontend(parts.frontend).unit
+    rules = {
+        "windowed": ("repeat-pad to window", f"mean of the scores of window-long windows every hop {unit}, "
+                     "plus one at the end"),
+        "first_window": ("tiled end to end to window", "its first window only"),
     }
+    short, long = rules[policy]
+    return {"policy": policy, "unit": unit, "window": parts.input_length, "hop": hop, "short": short,
+            "long": long}
 
 
-def git_commit() -> dict[str, Any]:
-    """Commit of the git checkout holding this ssd code, and whether it had local changes (else nulls)."""
-    where = os.path.dirname(os.path.abspath(__file__))
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", "-C", where, *args], capture_output=True, text=True, check=False,
-                                  timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    if commit is None:
-        return {"commit": None, "dirty": None}
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+def parts_entry(config: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's record of the registered parts the model is built from, with the backbone's sizes."""
+    parts = model_parts(config)
+    return {"frontend": parts.frontend, "backbone": parts.backbone, "input_length": parts.input_length,
+            parts.backbone: parts.backbone_section}
 
 
-def corpus_info(corpus_file: str | os.PathLike | None) -> dict[str, Any]:
-    """The corpus a model was trained on, from a data dir's ``corpus`` file (``path /abs/LA``).
-
-    The bundled mini corpus is recognised by its ``.complete`` marker (profile, seed, generator version).
-    """
-    if corpus_file is None or not os.path.isfile(corpus_file):
-        return {"path": None, "mini_corpus": None, "source": None}
-    path = read_kv(corpus_file).get("path")
-    marker = os.path.join(path, ".complete") if path else None
-    mini = None
-    if marker and os.path.isfile(marker):
-        with open(marker, encoding="utf-8") as f:
-            mini = f.read().strip()
-    return {"path": path, "mini_corpus": mini, "source": str(corpus_file)}
-
-
-def set_figures(scores: str | os.PathLike, asv_scores: str | os.PathLike | None = None) -> dict[str, Any]:
+def set_figures(scores: str | os.PathLike, asv_scores: str | os.PathLike | None = None,
+                protocol: str | os.PathLike | None = None) -> dict[str, Any]:
     """Pooled EER (and legacy min t-DCF with ASV scores) of a score file, with the thresholds reaching them.
 
-    Thresholds follow ssd.metrics: a trial is called bona fide when ``score >= threshold``.
+    Thresholds follow ssd.metrics: a trial is called bona fide when ``score >= threshold``. A score file
+    of ``utt score`` lines needs ``protocol`` (a CM protocol or a data dir with utt2label) for its labels.
     """
-    trials = make_trials(read_cm_scores(scores))
+    trials = make_trials(read_cm_scores(scores), read_protocol(protocol) if protocol is not None else None)
     asv = read_asv_scores(asv_scores) if asv_scores is not None else None
     report = evaluate(trials, asv, "legacy")
     out: dict[str, Any] = {
@@ -476,6 +449,21 @@ def _finite_or_none(value: float | None) -> float | None:
     return value if value is None or abs(value) != float("inf") else None
 
 
+BACKBONE_NAMES = {
+    "resnet": "pre-activation ResNet with attentive statistics pooling, Mo & Wang 2022",
+    "lcnn": "LFCC-LCNN, the ASVspoof 2021 baseline", "rawnet2": "RawNet2, the ASVspoof 2021 baseline",
+    "aasist": "AASIST, Jung et al. 2022", "aasist-l": "AASIST-L, Jung et al. 2022",
+}
+
+
+def describe_frontend(fe: dict[str, Any]) -> str:
+    """One line on a manifest's front-end entry."""
+    if fe.get("name") == "raw":
+        return f"the waveform at {fe['fs']} Hz, full scale +-1"
+    return (f"LFCC, {fe['feature_dim']} dims: {fe['num_ceps']} static + delta + delta-delta, "
+            f"{fe['window_samples']}-sample windows every {fe['hop_samples']} samples at {fe['fs']} Hz")
+
+
 def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
     """The archive's README.md: what the model is, how it was made, how well it did, how to use it."""
     tag = manifest.get("tag") or "model"
@@ -483,6 +471,7 @@ def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
     tasks = {name: (section or {}).get("weight", 0) for name, section in (config.get("tasks") or {}).items()}
     on = ", ".join(f"{name} (weight {w:g})" for name, w in tasks.items() if w) or "none (vanilla)"
     fe, ev, corpus, git = manifest["frontend"], manifest["eval"], manifest["corpus"], manifest["git"]
+    parts = manifest["model"]
     lines = [
         f"# {tag}: synthetic speech detector (ssd)",
         "",
@@ -492,13 +481,13 @@ def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
         "",
         "## Model",
         "",
-        f"- LFCC front end ({fe['feature_dim']} dims: {fe['num_ceps']} static + delta + delta-delta, "
-        f"{fe['window_samples']}-sample windows every {fe['hop_samples']} samples at {fe['fs']} Hz)",
-        f"- pre-activation ResNet with attentive statistics pooling, {manifest['parameters']:,} parameters "
-        f"in the scoring network; loss `{loss}`",
+        f"- front end `{parts['frontend']}`: {describe_frontend(fe)}",
+        f"- backbone `{parts['backbone']}` ({BACKBONE_NAMES.get(parts['backbone'], parts['backbone'])}), "
+        f"{manifest['parameters']:,} parameters in the scoring network; loss `{loss}`",
         f"- auxiliary training tasks: {on}",
-        f"- evaluation: {ev['window_frames']}-frame windows every {ev['hop_frames']} frames, scores "
-        "averaged; shorter inputs are repeat-padded",
+        f"- evaluation (`{ev['policy']}`): {ev['window']}-{ev['unit']} window"
+        + (f"s every {ev['hop']} {ev['unit']}, scores averaged" if ev["policy"] == "windowed" else
+           ", the input's first") + f"; shorter inputs are {ev['short']}",
         "",
         "## Provenance",
         "",
@@ -544,7 +533,7 @@ def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
         "```",
         "",
         "Other sampling rates are resampled to the model's rate and multi-channel audio is averaged to "
-        "mono before the LFCC.",
+        "mono before the front end.",
         "",
         "## Limitations",
         "",
@@ -617,7 +606,8 @@ def from_experiment(exp_dir: str | os.PathLike, checkpoint: str = "best.pt", fs:
         "checkpoint": {"file": os.path.basename(ckpt_path), "epoch": state.get("epoch"),
                        "dev_eer_in_training": state.get("dev_eer")},
         "parameters": sum(t.numel() for k, t in weights.items() if not k.endswith("num_batches_tracked")),
-        "frontend": frontend_settings(fs),
+        "model": parts_entry(config),
+        "frontend": frontend_settings(config, fs),
         "eval": eval_policy(config),
         "score": {"higher_means": "bonafide", "loss": (config.get("loss") or {}).get("name")},
         "thresholds": thresholds,

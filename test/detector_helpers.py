@@ -39,9 +39,9 @@ TAG = "ocsoftmax_all"
 # Tiny network on top of the mini profile; every auxiliary task on, so packing must drop their networks.
 DEBUG_YAML = f"""\
 base: {CONF / 'train_mini.yaml'}
-model: {{stem_channels: 4, channels: [4, 8, 8, 8], pool_channels: 8, embedding_dim: 16,
-        input_frames: {WINDOW}}}
-eval: {{hop_frames: {HOP}, batch_size: 16}}
+model: {{resnet: {{stem_channels: 4, channels: [4, 8, 8, 8], pool_channels: 8, embedding_dim: 16}},
+        input_length: {WINDOW}}}
+eval: {{hop_length: {HOP}, batch_size: 16}}
 """
 
 # (utterance, source, attack): Asterisk prompt names are bona fide, sentences are espeak-ng "attacks".

@@ -90,9 +90,9 @@ def test_waveform_api_matches_files(tiny: TinyExperiment, det: Detector) -> None
 def test_long_input_is_the_mean_of_its_windows(tiny: TinyExperiment, det: Detector) -> None:
     x, fs = sf.read(tiny.root / "corpus" / "eval" / "E_0003.flac", dtype="float64")
     feats = det.features(x, fs)
-    starts = window_starts(feats.shape[0], det.window_frames, det.hop_frames)
+    starts = window_starts(feats.shape[0], det.window, det.hop)
     assert len(starts) > 5
-    windows = torch.from_numpy(np.stack([feats[s:s + det.window_frames].T for s in starts]).copy())
+    windows = torch.from_numpy(np.stack([feats[s:s + det.window].T for s in starts]).copy())
     with torch.inference_mode():
         expected = det.model.score(windows).double().mean().item()
     assert det.score(x, fs) == pytest.approx(expected, abs=1e-6)
@@ -103,11 +103,11 @@ def test_short_input_is_repeat_padded(tiny: TinyExperiment, det: Detector) -> No
     short = x[: fs // 4]  # 0.25 s: 24 frames, under a quarter of the window
     feats = det.features(short, fs)
     assert feats.shape[0] == 24
-    padded = np.concatenate([feats] * 5)[: det.window_frames]
+    padded = np.concatenate([feats] * 5)[: det.window]
     with torch.inference_mode():
         expected = det.model.score(torch.from_numpy(padded.T.copy())[None]).item()
     assert det.score(short, fs) == pytest.approx(expected, abs=1e-6)
-    windows = eval_windows(feats, det.window_frames, det.hop_frames)
+    windows = eval_windows(feats, det.window, det.hop)
     assert np.array_equal(det.window_batch(feats).numpy(), windows)
     # Below 0.1 s (here 50 samples, less than one LFCC frame) the waveform API refuses, as the file reader.
     with pytest.raises(AudioError, match=r"waveform: only 50 samples \(0\.003 s\); at least 0\.1 s"):
@@ -162,7 +162,7 @@ def test_manifest_and_model_card(tiny: TinyExperiment) -> None:
     m = packed.manifest
     assert m["format"] == "ssd-detector" and m["format_version"] == FORMAT_VERSION
     assert m["tag"] == "ocsoftmax_all" and m["frontend"]["fs"] == 16000
-    assert m["eval"]["window_frames"] == 100 and m["eval"]["hop_frames"] == 50
+    assert m["eval"]["window"] == 100 and m["eval"]["hop"] == 50 and m["eval"]["policy"] == "windowed"
     assert m["corpus"]["path"] == str(tiny.root / "corpus")
     assert len(m["git"]["commit"]) == 40
     assert set(m["figures"]) == {"dev", "eval"} and m["figures"]["dev"]["min_tdcf"] is not None
@@ -233,7 +233,7 @@ def test_other_format_version_is_refused(tiny: TinyExperiment, tmp_path: Path) -
     manifest["frontend"]["nfft"] = 512
     with zipfile.ZipFile(tiny.packed) as z:
         config = yaml.safe_load(z.read(CONFIG))
-    config["model"]["embedding_dim"] = 32
+    config["model"]["resnet"]["embedding_dim"] = 32
     text = yaml.safe_dump(config).encode()
     manifest["files"][CONFIG] = {"sha256": sha256_hex(text), "bytes": len(text)}
     resized = tmp_path / "resized.zip"

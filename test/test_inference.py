@@ -11,8 +11,8 @@ from ssd.data.dataset import FeatureTable
 from ssd.inference import score_table
 from ssd.tasks.multitask import MultiTaskModel
 
-CFG = {"model": {"stem_channels": 4, "channels": [4, 8, 8, 8], "blocks": [1, 1, 1, 1], "pool_channels": 8,
-                 "embedding_dim": 16, "input_frames": 32},
+CFG = {"model": {"resnet": {"stem_channels": 4, "channels": [4, 8, 8, 8], "blocks": [1, 1, 1, 1],
+                            "pool_channels": 8, "embedding_dim": 16}, "input_length": 32},
        "loss": {"name": "softmax"}}
 
 

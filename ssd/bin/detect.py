@@ -106,7 +106,8 @@ def format_json(results: list[Detection], detector: Detector, model: str) -> str
     """The model, its threshold and every result (failed inputs carry ``error``; no threshold: null)."""
     doc = {
         "model": {"path": model, "tag": detector.tag, "fs": detector.fs,
-                  "window_frames": detector.window_frames, "hop_frames": detector.hop_frames},
+                  "policy": detector.policy, "window": detector.window, "hop": detector.hop,
+                  "unit": detector.frontend.unit},
         "threshold": {"name": detector.threshold_name, "value": detector.threshold,
                       "rule": "bonafide if score >= threshold"},
         "results": [r.to_dict() for r in results],

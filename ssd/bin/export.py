@@ -16,10 +16,11 @@ def get_parser() -> argparse.ArgumentParser:
     """Options of ``ssd-export``."""
     parser = argparse.ArgumentParser(
         prog="ssd-export",
-        description="Export the backbone and the score as ONNX: input 'feats' (batch, 60, window_frames) "
-        "float32 LFCC windows, output 'score' (batch,). The LFCC (ssd.frontend.lfcc) and the evaluation "
-        "windows (ssd.data.windows: repeat-pad, fixed-hop windows, mean score) are computed outside; "
-        "window length, hop, rate and thresholds are stored as ssd.* metadata properties.",
+        description="Export the backbone and the score as ONNX: input 'feats' (batch, 60, window) float32 "
+        "LFCC windows, or 'waveform' (batch, window) float32 samples for a raw-waveform model; output "
+        "'score' (batch,). The front end and the evaluation policy (ssd.data.windows: repeat-pad, "
+        "fixed-hop windows, mean score; or the first window) are computed outside; policy, window, hop, "
+        "rate and thresholds are stored as ssd.* metadata properties.",
         epilog="example: ssd-export --onnx ocsoftmax_all.onnx "
         "--model exp/ocsoftmax_all/packed/ocsoftmax_all.zip",
     )
@@ -41,9 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PackError, ScoreFileError, ValueError, OSError, ImportError) as err:
         print(f"ssd-export: error: {err}", file=sys.stderr)
         return 1
-    print(f"ssd-export: wrote {args.onnx}: input feats (batch, {detector.config['model']['feat_dim']}, "
-          f"{detector.window_frames}) float32 -> score (batch,); threshold {detector.threshold_name} = "
-          f"{detector.threshold:.6g}", file=sys.stderr)
+    shape = f"waveform (batch, {detector.window})" if detector.model.waveform_input else \
+        f"feats (batch, {detector.frontend.dim}, {detector.window})"
+    threshold = "none known" if detector.threshold is None else \
+        f"{detector.threshold_name} = {detector.threshold:.6g}"
+    print(f"ssd-export: wrote {args.onnx}: input {shape} float32 -> score (batch,); threshold {threshold}",
+          file=sys.stderr)
     return 0
 
 

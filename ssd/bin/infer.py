@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ssd.data.datadir import c_sorted, read_kv
-from ssd.data.dataset import FeatureTable
+from ssd.data.dataset import FeatureTable, WaveTable
 from ssd.inference import load_model, score_table
 from ssd.utils.distributed import pick_device
 from ssd.utils.fileio import atomic_write
@@ -64,26 +64,31 @@ def run(args: argparse.Namespace) -> None:
     checkpoint = Path(args.checkpoint)
     if len(checkpoint.parts) == 1:
         checkpoint = Path(args.exp_dir) / checkpoint
-    feats = Path(args.feats) if args.feats else data_dir / "feats.scp"
+    device = pick_device(args.device, 0)
+    model, cfg = load_model(checkpoint, device)
+    raw = not model.frontend.dumps
+    feats = Path(args.feats) if args.feats else data_dir / ("wav.scp" if raw else "feats.scp")
     for path in (data_dir / "utt2label", data_dir / "utt2attack", feats):
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist")
-
-    device = pick_device(args.device, 0)
-    model, cfg = load_model(checkpoint, device)
-    length, hop = int(cfg["model"]["input_frames"]), int(cfg["eval"]["hop_frames"])
+    length, hop = int(cfg["model"]["input_length"]), int(cfg["eval"]["hop_length"])
+    policy = str(cfg["eval"]["policy"])
     batch_size = args.batch_size or int(cfg["eval"]["batch_size"])
-    table = FeatureTable(feats, data_dir / "utt2label", utt2num_frames=feats.parent / "utt2num_frames",
-                         cache="no", feat_dim=int(cfg["model"]["feat_dim"]))
+    if raw:
+        table = WaveTable(feats, data_dir / "utt2label")
+    else:
+        table = FeatureTable(feats, data_dir / "utt2label", utt2num_frames=feats.parent / "utt2num_frames",
+                             cache="no", feat_dim=model.frontend.dim)
     labels = read_kv(data_dir / "utt2label")
     attacks = read_kv(data_dir / "utt2attack")
     missing = sorted(set(labels) - set(table.utts))
     if missing:
         raise ValueError(f"{feats}: no features for {len(missing)} utterance(s) of {data_dir / 'utt2label'}, "
                          f"e.g. {missing[0]}")
-    log.info("scoring %d utterances of %s with %s (window %d, hop %d, batch %d, %s)", len(table), feats,
-             checkpoint, length, hop, batch_size, device)
-    scores = score_table(model, table, length, hop, batch_size, device, num_workers=args.num_workers)
+    log.info("scoring %d utterances of %s with %s (%s policy, window %d, hop %d, batch %d, %s)", len(table),
+             feats, checkpoint, policy, length, hop, batch_size, device)
+    scores = score_table(model, table, length, hop, batch_size, device, num_workers=args.num_workers,
+                         policy=policy)
     bad = [utt for utt, score in zip(table.utts, scores, strict=True) if not np.isfinite(score)]
     if bad:
         raise ValueError(f"{feats}: non-finite score for {len(bad)} utterance(s), e.g. {bad[0]} "

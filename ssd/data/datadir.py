@@ -36,6 +36,19 @@ def read_scp(path: str | os.PathLike) -> list[tuple[str, str]]:
     return entries
 
 
+def read_wav_scp(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """A ``wav.scp``'s entries in file order; an empty file or a repeated utterance is an error."""
+    entries = read_scp(path)
+    if not entries:
+        raise ValueError(f"{path}: no utterances")
+    seen: set[str] = set()
+    for utt, _ in entries:
+        if utt in seen:
+            raise ValueError(f"{path}: utterance {utt!r} is listed twice")
+        seen.add(utt)
+    return entries
+
+
 def read_kv(path: str | os.PathLike) -> dict[str, str]:
     """Read a ``key value`` table into a dict; duplicate keys are an error."""
     table: dict[str, str] = {}

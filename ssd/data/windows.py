@@ -12,6 +12,11 @@ such inputs:
 
 Because windows are a function of the utterance alone and the network is run in eval mode, a score
 never depends on the other utterances in a batch (the paper's code cropped randomly at test time).
+
+These are the ``windowed`` policy, the default of every model ssd trains. The ``first_window`` policy
+is the AASIST authors': one window, the first ``L`` samples (tiled when the file is shorter), which is
+how their released weights were evaluated; an imported AASIST keeps it so its published scores hold.
+A packed model records its policy (``eval.policy``) and every scorer applies it.
 """
 
 from __future__ import annotations
@@ -41,12 +46,31 @@ def window_starts(num_frames: int, length: int, hop: int) -> list[int]:
     return starts
 
 
-def eval_windows(feats: np.ndarray, length: int, hop: int) -> np.ndarray:
-    """Cut a (T, D) utterance into its evaluation windows, as a (W, D, length) float32 array."""
-    if feats.ndim != 2 or feats.shape[0] == 0:
-        raise ValueError(f"expected a non-empty (frames, dims) matrix, got shape {feats.shape}")
+def _windowed(feats: np.ndarray, length: int, hop: int) -> list[np.ndarray]:
     if feats.shape[0] < length:
         windows = [repeat_pad(feats, length)]
     else:
         windows = [feats[s:s + length] for s in window_starts(feats.shape[0], length, hop)]
+    return windows
+
+
+def _first_window(feats: np.ndarray, length: int, hop: int) -> list[np.ndarray]:
+    return [repeat_pad(feats, length)]
+
+
+EVAL_POLICIES = {"windowed": _windowed, "first_window": _first_window}
+
+
+def check_policy(policy: str) -> str:
+    if policy not in EVAL_POLICIES:
+        known = ", ".join(sorted(EVAL_POLICIES))
+        raise ValueError(f"unknown evaluation policy {policy!r}; registered: {known}")
+    return policy
+
+
+def eval_windows(feats: np.ndarray, length: int, hop: int, policy: str = "windowed") -> np.ndarray:
+    """Cut a (T, D) utterance into the evaluation windows of ``policy``, as a (W, D, length) float32 array."""
+    if feats.ndim != 2 or feats.shape[0] == 0:
+        raise ValueError(f"expected a non-empty (frames, dims) matrix, got shape {feats.shape}")
+    windows = EVAL_POLICIES[check_policy(policy)](feats, length, hop)
     return np.ascontiguousarray(np.stack(windows).transpose(0, 2, 1), dtype=np.float32)

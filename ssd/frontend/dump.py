@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssd.data.ark_writer import ArkScpWriter, remove_if_exists
-from ssd.data.datadir import read_scp
+from ssd.data.datadir import read_wav_scp
 from ssd.frontend.audio import AudioError, pipe_timeout, pipes_allowed, read_audio
 from ssd.frontend.lfcc import frame_geometry, lfcc
 from ssd.utils.fileio import atomic_write
@@ -65,18 +65,6 @@ def _kill_after() -> int | None:
         raise ValueError(f"{FAULT_ENV}={value!r}: expected a number of utterances") from None
 
 
-def _checked_entries(wav_scp: str | os.PathLike) -> list[tuple[str, str]]:
-    entries = read_scp(wav_scp)
-    if not entries:
-        raise ValueError(f"{wav_scp}: no utterances")
-    seen: set[str] = set()
-    for utt, _ in entries:
-        if utt in seen:
-            raise ValueError(f"{wav_scp}: utterance {utt!r} is listed twice")
-        seen.add(utt)
-    return entries
-
-
 def dump_lfcc(
     wav_scp: str | os.PathLike,
     wspecifier: str,
@@ -95,7 +83,7 @@ def dump_lfcc(
     frame_geometry(fs)
     pipes, timeout = pipes_allowed(pipes), pipe_timeout()  # a bad setting fails before any work
     kill_after = _kill_after()
-    entries = _checked_entries(wav_scp)
+    entries = read_wav_scp(wav_scp)
     for stale in (utt2num_frames, skip_bad_utts):
         if stale is not None:
             remove_if_exists(stale)

@@ -15,7 +15,7 @@ from ssd.losses.softmax import SoftmaxLoss
 LOSSES: dict[str, tuple[Callable[..., nn.Module], frozenset[str]]] = {
     "ocsoftmax": (OCSoftmax, frozenset({"m_real", "m_fake", "alpha"})),
     "amsoftmax": (AMSoftmax, frozenset({"s", "m"})),
-    "softmax": (SoftmaxLoss, frozenset()),
+    "softmax": (SoftmaxLoss, frozenset({"score"})),
 }
 
 

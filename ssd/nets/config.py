@@ -1,47 +1,60 @@
-"""The ``model:`` section of a training config: network sizes, with the paper's values as defaults."""
+"""The ``model:`` section of a training config: which registered parts, and their sizes.
+
+``model: {frontend: lfcc, backbone: resnet, input_length: 750, converter_width: 16, resnet: {...},
+lcnn: {...}, ...}``: like ``loss:``, a base config may hold one section per registered backbone and a
+variant switch only ``backbone``; only the chosen backbone's section is read. Lengths are counted in the
+front end's unit (LFCC frames, or samples for ``raw``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from typing import Any
+
+from ssd.frontend.registry import FRONTENDS
+from ssd.nets.registry import BACKBONES
+
+MOVED = {  # keys of the ResNet-only schema, with where they went
+    "input_frames": "model.input_length", "feat_dim": "the front end (model.frontend)",
+    **{k: f"model.resnet.{k}" for k in ("stem_channels", "channels", "blocks", "pool_channels",
+                                        "embedding_dim", "pool_noise")},
+}
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Sizes of the backbone and of the auxiliary networks; defaults are the paper's ResNet-34.
+    """The parts of the model; defaults are the paper's (LFCC, ResNet-34, 750-frame crops)."""
 
-    A mini configuration may shrink ``stem_channels``, ``channels``, ``blocks``, ``pool_channels``,
-    ``embedding_dim`` and ``converter_width``; the frequency strides (60 -> 18 -> 9 -> 5 -> 3, collapsed
-    by the final conv) follow from ``feat_dim`` and are not configurable.
-    """
-
-    feat_dim: int = 60  # LFCC dims (20 static + delta + delta-delta)
-    stem_channels: int = 16  # first conv, kernel (9, 3), stride (3, 1)
-    channels: tuple[int, ...] = (64, 128, 256, 512)  # widths of the four pre-activation stages
-    blocks: tuple[int, ...] = (3, 4, 6, 3)  # blocks per stage (ResNet-34)
-    pool_channels: int = 256  # output of the frequency-collapsing conv, input of the pooling
-    embedding_dim: int = 256
-    pool_noise: float = 1e-5  # std of the noise added before the pooling std, training only
-    input_frames: int = 750  # crop length; sets the reconstruction decoder's linear layer size
+    frontend: str = "lfcc"
+    backbone: str = "resnet"
+    input_length: int = 750  # training crop = evaluation window, in the front end's unit
     converter_width: int = 16  # S2 conversion autoencoder's first width (all others scale with it)
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # model.<backbone> sections
+
+    @property
+    def backbone_section(self) -> dict[str, Any]:
+        return dict(self.sections.get(self.backbone) or {})
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None) -> ModelConfig:
-        """Builds from a ``model:`` mapping; unknown keys are an error naming them."""
+        """Builds from a ``model:`` mapping; unknown keys, front ends and backbones are errors."""
         cfg = dict(cfg or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - known)
+        moved = sorted(set(cfg) & set(MOVED))
+        if moved:
+            raise ValueError("model key(s) moved: " + "; ".join(f"{k} -> {MOVED[k]}" for k in moved))
+        scalars = {"frontend", "backbone", "input_length", "converter_width"}
+        unknown = sorted(set(cfg) - scalars - set(BACKBONES))
         if unknown:
-            raise ValueError(f"unknown model config key(s): {', '.join(unknown)}; known: {sorted(known)}")
-        for key in ("channels", "blocks"):
-            if key in cfg:
-                cfg[key] = tuple(int(v) for v in cfg[key])
-        out = cls(**cfg)
-        if len(out.channels) != 4 or len(out.blocks) != 4:
-            raise ValueError(f"model.channels and model.blocks need 4 stages, got {out.channels}, "
-                             f"{out.blocks}")
-        if min(out.blocks) < 1 or min(out.channels) < 1:
-            raise ValueError(f"model.channels/blocks must be positive, got {out.channels}, {out.blocks}")
-        if out.input_frames < 16:
-            raise ValueError(f"model.input_frames must be >= 16, got {out.input_frames}")
+            raise ValueError(f"unknown model config key(s): {', '.join(unknown)}; known: {sorted(scalars)} "
+                             f"and one section per backbone {sorted(BACKBONES)}")
+        sections = {name: dict(cfg.pop(name) or {}) for name in list(cfg) if name in BACKBONES}
+        out = cls(**cfg, sections=sections)
+        if out.frontend not in FRONTENDS:
+            raise ValueError(f"unknown front end model.frontend={out.frontend!r}; registered: "
+                             f"{', '.join(sorted(FRONTENDS))}")
+        if out.backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone model.backbone={out.backbone!r}; registered: "
+                             f"{', '.join(sorted(BACKBONES))}")
+        if int(out.input_length) < 16:
+            raise ValueError(f"model.input_length must be >= 16, got {out.input_length}")
         return out

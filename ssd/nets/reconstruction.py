@@ -40,7 +40,7 @@ class ReconstructionDecoder(nn.Module):
         mid = (UPSAMPLE * self.grid[0], UPSAMPLE * self.grid[1])
         if f < mid[0] or t < mid[1] // 2:
             raise ValueError(f"reconstruction target {f}x{t} is too small for the decoder grid "
-                             f"{self.grid} (model.input_frames)")
+                             f"{self.grid} (model.input_length)")
         z = self.fc(embedding).view(embedding.shape[0], BASE_CHANNELS, *self.grid)
         z = self.layer2(self.layer1(F.relu(self.bn1(z), inplace=True)))
         z = F.interpolate(z, size=mid, mode="bilinear", align_corners=True)

@@ -2,19 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ssd.nets.blocks import PreActBlock
-from ssd.nets.config import ModelConfig
 from ssd.nets.pooling import AttentiveStatsPooling
 
 STEM_KERNEL = (9, 3)
 STEM_STRIDE = (3, 1)
 STAGE_STRIDES = (1, 2, 2, 2)
+
+
+@dataclass(frozen=True)
+class ResNetConfig:
+    """The ``model.resnet`` sizes; defaults are the paper's ResNet-34.
+
+    A mini configuration may shrink every width and block count; the frequency strides
+    (60 -> 18 -> 9 -> 5 -> 3, collapsed by the final conv) follow from ``feat_dim``, which the front end
+    sets, and are not configurable.
+    """
+
+    feat_dim: int = 60  # set from the front end (LFCC: 20 static + delta + delta-delta)
+    stem_channels: int = 16  # first conv, kernel (9, 3), stride (3, 1)
+    channels: tuple[int, ...] = (64, 128, 256, 512)  # widths of the four pre-activation stages
+    blocks: tuple[int, ...] = (3, 4, 6, 3)  # blocks per stage (ResNet-34)
+    pool_channels: int = 256  # output of the frequency-collapsing conv, input of the pooling
+    embedding_dim: int = 256
+    pool_noise: float = 1e-5  # std of the noise added before the pooling std, training only
+
+    @classmethod
+    def from_dict(cls, cfg: dict[str, Any] | None) -> ResNetConfig:
+        """Builds from a ``model.resnet`` mapping; unknown keys and impossible sizes are errors."""
+        cfg = dict(cfg or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ValueError(f"unknown model.resnet key(s): {', '.join(unknown)}; known: {sorted(known)}")
+        for key in ("channels", "blocks"):
+            if key in cfg:
+                cfg[key] = tuple(int(v) for v in cfg[key])
+        out = cls(**cfg)
+        if len(out.channels) != 4 or len(out.blocks) != 4:
+            raise ValueError(f"model.resnet.channels and blocks need 4 stages, got {out.channels}, "
+                             f"{out.blocks}")
+        if min(out.blocks) < 1 or min(out.channels) < 1:
+            raise ValueError(f"model.resnet.channels/blocks must be positive, got {out.channels}, "
+                             f"{out.blocks}")
+        return out
 
 
 def collapsed_freq(feat_dim: int) -> int:
@@ -34,13 +72,17 @@ class ResNetBackbone(nn.Module):
     paper-size backbone has 22,558,450 parameters. The logits layer is trained by the softmax loss only.
     """
 
-    def __init__(self, cfg: dict[str, Any] | ModelConfig | None = None) -> None:
+    input_kind: ClassVar[str] = "features"
+    logit_order: ClassVar[tuple[str, str]] = ("bonafide", "spoof")
+
+    def __init__(self, cfg: dict[str, Any] | ResNetConfig | None = None) -> None:
         super().__init__()
-        c = cfg if isinstance(cfg, ModelConfig) else ModelConfig.from_dict(cfg)
+        c = cfg if isinstance(cfg, ResNetConfig) else ResNetConfig.from_dict(cfg)
         self.config = c
+        self.embedding_dim = c.embedding_dim
         freq = collapsed_freq(c.feat_dim)
         if freq < 1:
-            raise ValueError(f"model.feat_dim {c.feat_dim} is too small for the backbone's strides")
+            raise ValueError(f"feature dim {c.feat_dim} is too small for the backbone's strides")
         self.conv1 = nn.Conv2d(1, c.stem_channels, STEM_KERNEL, stride=STEM_STRIDE, padding=(1, 1),
                                bias=False)
         self.bn1 = nn.BatchNorm2d(c.stem_channels)

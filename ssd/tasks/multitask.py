@@ -26,60 +26,110 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from ssd.frontend import lfcc
+from ssd.frontend.registry import build_frontend
 from ssd.losses import build_loss
 from ssd.nets.config import ModelConfig
 from ssd.nets.conversion import ConversionAutoencoder
 from ssd.nets.reconstruction import ReconstructionDecoder
-from ssd.nets.resnet import ResNetBackbone, as_image
+from ssd.nets.registry import backbone_entry, build_backbone
 from ssd.nets.speaker_head import SpeakerHead
 from ssd.tasks import sync
 from ssd.tasks.config import OptimConfig, StepConfig, TaskWeights
 from ssd.tasks.optim import build_optimisers
 
+# Rate at which S1 computes the LFCC it reconstructs from a raw-waveform crop (the recipes' rate).
+RECON_FS = 16000
+
+
+def recon_frames(model_cfg: ModelConfig) -> int:
+    """Frames of the LFCC that S1 reconstructs: the crop itself, or the LFCC of a waveform crop."""
+    if build_frontend(model_cfg.frontend).unit == "frames":
+        return model_cfg.input_length
+    return lfcc.num_frames(model_cfg.input_length, RECON_FS)
+
+
+def recon_lfcc(crop: np.ndarray) -> np.ndarray:
+    """The (60, frames) float32 LFCC of a (samples, 1) waveform crop: what S1 reconstructs for it."""
+    return lfcc.lfcc(crop[:, 0].astype(np.float64), RECON_FS).astype(np.float32).T
+
 
 class MultiTaskModel(nn.Module):
-    """Backbone + CM loss, and the auxiliary networks of the tasks whose weight is > 0 (else None).
+    """Front end + backbone + CM loss, and the auxiliary networks of the tasks whose weight is > 0.
 
     ``cfg`` is the whole training config (sections ``model``, ``loss``, ``tasks``); ``num_speakers`` is
-    the number of training speakers (from utt2spk), needed when the speaker task is on.
+    the number of training speakers (from utt2spk), needed when the speaker task is on. Which tasks fit
+    which parts: S3 (``spk``) reads the embedding, so any backbone; S1 (``recon``) decodes the embedding
+    to the LFCC of the crop (the crop itself for LFCC backbones, its LFCC computed by the data loader for
+    waveform backbones); S2 (``conv``) converts the network's input, which it can do for an LFCC map only,
+    so it needs a feature front end.
     """
 
     def __init__(self, cfg: dict[str, Any], num_speakers: int = 0) -> None:
         super().__init__()
-        model_cfg = ModelConfig.from_dict(cfg.get("model"))
+        parts = ModelConfig.from_dict(cfg.get("model"))
         weights = TaskWeights.from_dict(cfg.get("tasks"))
         loss_cfg = dict(cfg.get("loss") or {})
         if "name" not in loss_cfg:
             raise ValueError("config section 'loss' needs a 'name' (ocsoftmax, amsoftmax or softmax)")
         if weights.spk > 0 and num_speakers < 1:
             raise ValueError("the speaker task (tasks.spk.weight > 0) needs num_speakers >= 1 from utt2spk")
-        emb = model_cfg.embedding_dim
-        self.backbone = ResNetBackbone(model_cfg)
+        self.parts = parts
+        self.frontend = build_frontend(parts.frontend)
+        entry = backbone_entry(parts.backbone)
+        if weights.conv > 0 and entry.input_kind != "features":
+            raise ValueError(f"tasks.conv (S2) converts the network's LFCC input; backbone "
+                             f"{parts.backbone!r} reads the waveform, so S2 has nothing to convert: set "
+                             "tasks.conv.weight 0")
+        self.waveform_input = entry.input_kind == "waveform"
+        self.bonafide_logit = entry.bonafide_logit
+        self.backbone = build_backbone(parts.backbone, parts.backbone_section, self.frontend,
+                                       parts.input_length)
+        emb = self.backbone.embedding_dim
         self.cm_loss = build_loss(loss_cfg["name"], loss_cfg, emb)
-        self.decoder = (ReconstructionDecoder(emb, model_cfg.feat_dim, model_cfg.input_frames)
+        self.decoder = (ReconstructionDecoder(emb, lfcc.FEATURE_DIM, recon_frames(parts))
                         if weights.recon > 0 else None)
-        self.converter = ConversionAutoencoder(model_cfg.converter_width) if weights.conv > 0 else None
+        self.converter = ConversionAutoencoder(parts.converter_width) if weights.conv > 0 else None
         self.speaker_head = SpeakerHead(num_speakers, emb) if weights.spk > 0 else None
 
-    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(embedding, logits) of (B, 60, T) features."""
-        return self.backbone(feats)
+    def check_input(self, x: torch.Tensor) -> torch.Tensor:
+        """A (B, dim, length) batch of the front end's output, or an error saying what was expected."""
+        dim = self.frontend.dim
+        if x.dim() == 4 and x.shape[1] == 1:  # (B, 1, F, T) images of LFCC
+            x = x[:, 0]
+        if x.dim() == 2 and dim == 1:
+            x = x.unsqueeze(1)
+        if x.dim() != 3 or x.shape[1] != dim:
+            raise ValueError(f"expected {self.frontend.name} input (B, {dim}, {self.frontend.unit}), "
+                             f"got {tuple(x.shape)}")
+        return x
+
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(embedding, logits ordered (bona fide, spoof)) of a checked (B, dim, length) batch."""
+        embedding, logits = self.backbone(x[:, 0] if self.waveform_input else x)
+        return embedding, logits.flip(1) if self.bonafide_logit else logits
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(embedding, logits) of (B, dim, length) front-end output."""
+        return self.embed(self.check_input(x))
 
     @torch.no_grad()
-    def score(self, feats: torch.Tensor) -> torch.Tensor:
+    def score(self, x: torch.Tensor) -> torch.Tensor:
         """CM scores (B,), higher = more bona fide; the caller puts the model in eval mode."""
-        embedding, logits = self.backbone(feats)
+        embedding, logits = self.forward(x)
         return self.cm_loss.score(embedding.float(), logits.float())
 
 
 @dataclass
 class _Batch:
-    x: torch.Tensor  # (B, 1, F, T) on the model's device
+    x: torch.Tensor  # (B, dim, length) on the model's device
+    recon_target: torch.Tensor | None  # (n_bona, 1, 60, frames) LFCC that S1 reconstructs
     labels: torch.Tensor
     idx_bona: torch.Tensor
     idx_spoof: torch.Tensor
@@ -189,16 +239,18 @@ class MultiTaskTrainer:
             if saved:  # empty when saved without fp16: the scaler starts afresh
                 scaler.load_state_dict(saved)
 
-    def train_step(self, feats: torch.Tensor, labels: torch.Tensor,
-                   speakers: torch.Tensor | None = None) -> dict[str, float]:
+    def train_step(self, feats: torch.Tensor, labels: torch.Tensor, speakers: torch.Tensor | None = None,
+                   recon_target: torch.Tensor | None = None) -> dict[str, float]:
         """One update of both players on a batch; returns the unweighted losses and the detector's total.
 
-        ``feats`` (B, 60, T) float, ``labels`` (B,) 0 = bona fide / 1 = spoof, ``speakers`` (B,) speaker
-        indices (needed with the speaker task; only bona fide entries are used). A task whose selection
-        is empty (or, for the speaker head, a single sample) is skipped for the batch and reported as 0.
+        ``feats`` (B, dim, length) front-end output, ``labels`` (B,) 0 = bona fide / 1 = spoof, ``speakers``
+        (B,) speaker indices (needed with the speaker task; only bona fide entries are used),
+        ``recon_target`` (B, 60, frames) the LFCC of each crop (needed by S1 on a waveform backbone).
+        A task whose selection is empty (or, for the speaker head, a single sample) is skipped for the
+        batch and reported as 0.
         """
         self.model.train()
-        batch = self._prepare(feats, labels, speakers)
+        batch = self._prepare(feats, labels, speakers, recon_target)
         for opt in self.optimisers.named().values():
             opt.zero_grad(set_to_none=True)
         if self.step_cfg.efficient_step:
@@ -213,9 +265,10 @@ class MultiTaskTrainer:
 
     # -- the step ---------------------------------------------------------------------------------------
 
-    def _prepare(self, feats: torch.Tensor, labels: torch.Tensor, speakers: torch.Tensor | None) -> _Batch:
+    def _prepare(self, feats: torch.Tensor, labels: torch.Tensor, speakers: torch.Tensor | None,
+                 recon_target: torch.Tensor | None) -> _Batch:
         """Validates the batch on the host, decides which tasks run, moves tensors to the device."""
-        x = as_image(feats, self.model.backbone.config.feat_dim)
+        x = self.model.check_input(feats)
         labels_cpu = labels.detach().to("cpu", torch.long).reshape(-1)
         if labels_cpu.numel() != x.shape[0] or x.shape[0] == 0:
             raise ValueError(f"batch of {x.shape[0]} features with {labels_cpu.numel()} labels")
@@ -238,10 +291,17 @@ class MultiTaskTrainer:
             # SyncBatchNorm's collectives need every rank to run the same modules: decide on global counts.
             n_bona, n_spoof = sync.all_sum([n_bona, n_spoof], self.device)
         x = x.to(self.device, torch.float32, non_blocking=True)
-        if self.step_cfg.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        target = None
+        if self.model.decoder is not None:
+            if self.model.waveform_input:
+                if recon_target is None or recon_target.shape[0] != x.shape[0]:
+                    raise ValueError("S1 on a waveform backbone needs the LFCC of every crop (recon_target)")
+                target = recon_target.to(self.device, torch.float32, non_blocking=True).unsqueeze(1)
+            else:
+                target = x.unsqueeze(1)
+            target = target.index_select(0, idx_bona.to(self.device))
         return _Batch(
-            x=x, labels=labels_cpu.to(self.device, non_blocking=True),
+            x=x, recon_target=target, labels=labels_cpu.to(self.device, non_blocking=True),
             idx_bona=idx_bona.to(self.device, non_blocking=True),
             idx_spoof=idx_spoof.to(self.device, non_blocking=True),
             speakers_bona=speakers_bona,
@@ -258,13 +318,13 @@ class MultiTaskTrainer:
     def _embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Backbone forward under autocast; losses are computed in float32 outside it."""
         with self._autocast():
-            embedding, logits = self.model.backbone(x)
+            embedding, logits = self.model.embed(x)
         return embedding.float(), logits.float()
 
     def _convert(self, x_spoof: torch.Tensor) -> torch.Tensor:
         with self._autocast():
-            converted = self.model.converter(x_spoof)
-        return converted.float()
+            converted = self.model.converter(x_spoof.unsqueeze(1))
+        return converted.float()[:, 0]
 
     def _detector_phase(self, b: _Batch, converted: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """Forward/backward of the detector's loss and the detector player's updates."""
@@ -293,9 +353,10 @@ class MultiTaskTrainer:
             recon = cm.new_zeros(())
             if b.run_recon:
                 with self._autocast():
-                    rebuilt = m.decoder(embedding.index_select(0, b.idx_bona), tuple(b.x.shape[-2:]))
+                    rebuilt = m.decoder(embedding.index_select(0, b.idx_bona),
+                                        tuple(b.recon_target.shape[-2:]))
                 # The reference scales the bona fide MSE by B / n_bona; kept so lambda_r means the same.
-                recon = _sq_err(rebuilt, b.x.index_select(0, b.idx_bona)) * (
+                recon = _sq_err(rebuilt, b.recon_target) * (
                     b.x.shape[0] / max(b.idx_bona.numel(), 1))
                 total = total + w.recon * recon
             stats["recon"] = recon

@@ -37,11 +37,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ssd.data.dataset import FeatureTable, RandomCropDataset, collate_crops, read_speakers
+from ssd.data.dataset import RandomCropDataset, collate_crops, open_table, read_speakers
 from ssd.data.sampler import ShardedBatchSampler
+from ssd.data.windows import check_policy
 from ssd.inference import score_table
 from ssd.metrics.eer import compute_eer
-from ssd.tasks.multitask import MultiTaskModel, MultiTaskTrainer
+from ssd.tasks.multitask import MultiTaskModel, MultiTaskTrainer, recon_lfcc
 from ssd.training.history import plot_history, write_history
 from ssd.utils import config as config_lib
 from ssd.utils.checkpoint import load_checkpoint, load_model_state, save_checkpoint
@@ -104,8 +105,9 @@ class Harness:
         for key in ("train_dir", "dev_dir"):
             if not data[key]:
                 raise TrainingError(f"data.{key} is not set (--{key.replace('_', '-')} DIR)")
-        self.length = int(cfg["model"]["input_frames"])
-        self.hop = int(cfg["eval"]["hop_frames"])
+        self.length = int(cfg["model"]["input_length"])
+        self.hop = int(cfg["eval"]["hop_length"])
+        self.policy = check_policy(str(cfg["eval"]["policy"]))
         self.epochs = int(train["epochs"])
         stop = os.environ.get(STOP_ENV)
         self.stop_after = int(stop) if stop else None
@@ -119,24 +121,26 @@ class Harness:
 
         seed_everything(int(cfg["seed"]))
         self.speakers = read_speakers(Path(data["train_dir"]) / "utt2spk")
+        self.model = MultiTaskModel(cfg, len(self.speakers)).to(ctx.device)
+        frontend = self.model.frontend
         table_args = {"cache": data["cache"], "cache_max_gb": float(data["cache_max_gb"]),
-                      "feat_dim": int(cfg["model"]["feat_dim"])}
-        self.train_table = FeatureTable.from_dir(data["train_dir"], self.speakers, **table_args)
-        self.dev_table = FeatureTable.from_dir(data["dev_dir"], self.speakers, **table_args)
+                      "feat_dim": frontend.dim}
+        self.train_table = open_table(frontend.name, data["train_dir"], self.speakers, **table_args)
+        self.dev_table = open_table(frontend.name, data["dev_dir"], self.speakers, **table_args)
         for name, table in (("train", self.train_table), ("dev", self.dev_table)):
             n_bona = int((table.labels == 0).sum())
             if n_bona in (0, len(table)):
                 raise TrainingError(f"{table.feats_scp}: the {name} set needs bona fide and spoof "
                                     "utterances, "
                                     f"has {n_bona} bona fide of {len(table)}")
-        self.dataset = RandomCropDataset(self.train_table, self.length, int(cfg["seed"]))
+        target = recon_lfcc if self.model.decoder is not None and self.model.waveform_input else None
+        self.dataset = RandomCropDataset(self.train_table, self.length, int(cfg["seed"]), target)
         self.sampler = ShardedBatchSampler(len(self.train_table), int(data["batch_size"]), ctx.rank,
                                            ctx.world_size, seed=int(cfg["seed"]))
         self.loader = DataLoader(self.dataset, batch_sampler=self.sampler, collate_fn=collate_crops,
                                  num_workers=int(data["num_workers"]),
                                  pin_memory=ctx.device.type == "cuda")
 
-        self.model = MultiTaskModel(cfg, len(self.speakers)).to(ctx.device)
         self.trainer = MultiTaskTrainer(self.model, cfg, distributed=ctx.distributed)
         self.start_epoch = 1
         self.global_step = 0
@@ -261,9 +265,10 @@ class Harness:
         window_start = time.perf_counter()
         log_every = int(self.cfg["run"]["log_interval"])
         seen: list[str] = []
-        for step, (feats, labels, speakers, index) in enumerate(self.loader, 1):
+        for step, (feats, labels, speakers, index, *target) in enumerate(self.loader, 1):
             feats = feats.to(self.ctx.device, non_blocking=True)
-            out = self.trainer.train_step(feats, labels.to(self.ctx.device), speakers.to(self.ctx.device))
+            out = self.trainer.train_step(feats, labels.to(self.ctx.device), speakers.to(self.ctx.device),
+                                          target[0] if target else None)
             self.global_step += 1
             if keys is None:
                 keys = sorted(out)
@@ -306,7 +311,8 @@ class Harness:
         mine = shares[self.ctx.rank]
         scores = score_table(self.model, self.dev_table, self.length, self.hop,
                              int(self.cfg["eval"]["batch_size"]), self.ctx.device, indices=mine,
-                             progress=self.ctx.is_main, desc=f"epoch {epoch} dev scoring")
+                             progress=self.ctx.is_main, desc=f"epoch {epoch} dev scoring",
+                             policy=self.policy)
         allscores = np.concatenate(all_gather_objects(scores, self.ctx))
         if not np.all(np.isfinite(allscores)):
             raise TrainingError(f"non-finite dev scores after epoch {epoch}; last good checkpoint: "

@@ -43,8 +43,8 @@ def test_onnx_matches_torch_on_real_features(ort, tiny: TinyExperiment, tmp_path
     det = Detector.load(tiny.packed)
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     meta = session.get_modelmeta().custom_metadata_map
-    assert int(meta["ssd.window_frames"]) == det.window_frames == 100
-    assert int(meta["ssd.hop_frames"]) == det.hop_frames == 50
+    assert int(meta["ssd.window"]) == det.window == 100 and meta["ssd.input"] == "feats"
+    assert int(meta["ssd.hop"]) == det.hop == 50 and meta["ssd.policy"] == "windowed"
     assert float(meta["ssd.threshold"]) == det.threshold and int(meta["ssd.fs"]) == 16000
     assert json.loads(meta["ssd.thresholds"]) == det.thresholds
 

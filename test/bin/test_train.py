@@ -36,7 +36,7 @@ def test_each_variant_trains_and_writes_its_experiment_dir(dumps: dict[str, Path
     assert {p.name for p in exp.iterdir()} == {"config.yaml", "run.sh", "model_info.json", "last.pt",
                                                "best.pt", "history.tsv", "curves.png"}
     cfg = yaml.safe_load((exp / "config.yaml").read_text())
-    assert cfg["data"]["train_dir"] == str(dumps["train"]) and cfg["model"]["input_frames"] == 32
+    assert cfg["data"]["train_dir"] == str(dumps["train"]) and cfg["model"]["input_length"] == 32
     info = json.loads((exp / "model_info.json").read_text())
     assert set(info["parameters"]) == {"backbone", "cm_loss"} | VARIANT_MODULES[variant]
     assert info["total"] == sum(info["parameters"].values()) and info["num_speakers"] == 4
@@ -63,7 +63,7 @@ def test_print_config_and_errors(dumps: dict[str, Path], tmp_path: Path,
         main(train_argv(dumps, tmp_path / "x", "recon", "ocsoftmax", "--lambda-r", "0.5", "--print_config"))
     assert exit_info.value.code == 0
     printed = yaml.safe_load(capsys.readouterr().out)
-    assert printed["tasks"]["recon"]["weight"] == 0.5 and printed["model"]["input_frames"] == 32
+    assert printed["tasks"]["recon"]["weight"] == 0.5 and printed["model"]["input_length"] == 32
     assert not (tmp_path / "x").exists()
     with pytest.raises(SystemExit) as exit_info:
         main(train_argv(dumps, tmp_path / "x", "recon", "ocsoftmax", "--tasks.recon.wieght", "0.5"))

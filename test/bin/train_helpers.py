@@ -17,11 +17,13 @@ CONF = REPO / "egs" / "asvspoof2019_la" / "conf"
 # higher learning rate so that the loss visibly falls in a few steps.
 DEBUG_YAML = f"""\
 base: {CONF / 'train_mini.yaml'}
-model: {{stem_channels: 4, channels: [4, 8, 8, 8], pool_channels: 8, embedding_dim: 16, input_frames: 32}}
+model:
+  resnet: {{stem_channels: 4, channels: [4, 8, 8, 8], pool_channels: 8, embedding_dim: 16}}
+  input_length: 32
 optim: {{lr: 0.003}}
 train: {{epochs: 2}}
 data: {{batch_size: 8}}
-eval: {{hop_frames: 16, batch_size: 16}}
+eval: {{hop_length: 16, batch_size: 16}}
 run: {{threads: 1, log_interval: 2}}
 """
 

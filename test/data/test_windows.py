@@ -60,3 +60,15 @@ def test_eval_windows_are_transposed_crops() -> None:
     np.testing.assert_array_equal(short[0], repeat_pad(feats[:4], 6).T)
     with pytest.raises(ValueError, match="non-empty"):
         eval_windows(feats[:0], 6, 4)
+
+
+def test_first_window_policy_is_the_aasist_authors_view(rng):
+    """One window: the first L samples of a long file; a short file tiled end to end and cut to L."""
+    wave = rng.standard_normal((100, 1))
+    out = eval_windows(wave, 64, 16, "first_window")
+    assert out.shape == (1, 1, 64) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[0, 0], wave[:64, 0].astype(np.float32))
+    short = eval_windows(wave[:30], 64, 16, "first_window")[0, 0]
+    np.testing.assert_array_equal(short, np.tile(wave[:30, 0], 3)[:64].astype(np.float32))
+    with pytest.raises(ValueError, match="unknown evaluation policy 'first'"):
+        eval_windows(wave, 64, 16, "first")

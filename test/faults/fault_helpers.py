@@ -115,10 +115,12 @@ def run_recipe(recipe: Path, corpus: Path, *args: str, env: dict[str, str] | Non
 # A network of a few thousand weights over the mini profile: 32-frame crops, one epoch, a step in ms.
 DEBUG_YAML = f"""\
 base: {CONF / 'train_mini.yaml'}
-model: {{stem_channels: 4, channels: [4, 8, 8, 8], pool_channels: 8, embedding_dim: 16, input_frames: 32}}
+model:
+  resnet: {{stem_channels: 4, channels: [4, 8, 8, 8], pool_channels: 8, embedding_dim: 16}}
+  input_length: 32
 train: {{epochs: 1}}
 data: {{batch_size: 8}}
-eval: {{hop_frames: 16, batch_size: 16}}
+eval: {{hop_length: 16, batch_size: 16}}
 run: {{threads: 1, log_interval: 0}}
 """
 

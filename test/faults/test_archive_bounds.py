@@ -117,7 +117,7 @@ def zeros() -> Zeros:
 @pytest.fixture
 def clean(tmp_path: Path) -> Path:
     path = tmp_path / "clean.zip"
-    write_packed(path, {"tag": "tiny"}, STATE, {"model": {"input_frames": 4}}, "# tiny\n",
+    write_packed(path, {"tag": "tiny"}, STATE, {"model": {"input_length": 4}}, "# tiny\n",
                  {"RESULTS.md": b"# results\n"})
     return path
 

@@ -118,8 +118,9 @@ def test_full_disk_fails_the_job_and_keeps_earlier_outputs(small_tmpfs: Path, tm
 
 # --- long utterances at inference ----------------------------------------------------------------
 
-TINY_PAPER_WINDOWS = {"model": {"stem_channels": 4, "channels": [4, 8, 8, 8], "blocks": [1, 1, 1, 1],
-                                "pool_channels": 8, "embedding_dim": 16, "input_frames": 750},
+TINY_PAPER_WINDOWS = {"model": {"resnet": {"stem_channels": 4, "channels": [4, 8, 8, 8],
+                                           "blocks": [1, 1, 1, 1], "pool_channels": 8, "embedding_dim": 16},
+                                "input_length": 750},
                       "loss": {"name": "ocsoftmax"}}
 
 

@@ -68,7 +68,7 @@ def test_converter_at_750_frames_is_the_reference_fixed_output_padding_computati
 def test_every_network_passes_an_empty_batch_with_zero_gradients():
     """A DDP rank whose shard lacks bona fide or spoof samples still runs the SyncBatchNorm networks."""
     mini = {"stem_channels": 4, "channels": [8, 8, 16, 16], "blocks": [1, 1, 1, 1], "pool_channels": 16,
-            "embedding_dim": 16, "input_frames": 24}
+            "embedding_dim": 16}
     nets = [ResNetBackbone(mini), ReconstructionDecoder(16, 60, 24), ConversionAutoencoder(),
             SpeakerHead(3, 16)]
     backbone, decoder, converter, head = (n.eval() for n in nets)

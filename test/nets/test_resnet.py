@@ -9,7 +9,7 @@ from ssd.nets.pooling import AttentiveStatsPooling
 from ssd.nets.resnet import ResNetBackbone, collapsed_freq
 
 MINI = {"stem_channels": 8, "channels": [8, 16, 32, 64], "blocks": [1, 1, 1, 1], "pool_channels": 32,
-        "embedding_dim": 32, "input_frames": 200}
+        "embedding_dim": 32}
 
 
 def n_params(module: nn.Module) -> int:
@@ -55,10 +55,15 @@ def test_wrong_input_shapes_and_config_keys_are_clear_errors():
     backbone = ResNetBackbone(MINI)
     with pytest.raises(ValueError, match=r"\(B, 60, T\)"):
         backbone(torch.randn(2, 40, 100))
-    with pytest.raises(ValueError, match="unknown model config key"):
-        ModelConfig.from_dict({"chanels": [1, 2, 3, 4]})
+    with pytest.raises(ValueError, match="unknown model.resnet key"):
+        ResNetBackbone({"chanels": [1, 2, 3, 4]})
     with pytest.raises(ValueError, match="4 stages"):
-        ModelConfig.from_dict({"blocks": [1, 1, 1]})
+        ResNetBackbone({"blocks": [1, 1, 1]})
+    with pytest.raises(ValueError, match="unknown model config key"):
+        ModelConfig.from_dict({"resnett": {}})
+    with pytest.raises(ValueError, match=r"moved: blocks -> model.resnet.blocks; input_frames -> "
+                                         r"model.input_length"):
+        ModelConfig.from_dict({"blocks": [1, 1, 1, 1], "input_frames": 750})
 
 
 def test_pooling_is_sum_and_std_of_attention_weighted_frames():

@@ -87,8 +87,8 @@ def test_mini_corpus_keeps_its_profile_under_train_opts(trained_recipe, repo_roo
     """The recipe tests train with --train-opts "--epochs 1" only: the mini profile must still apply."""
     mini = yaml.safe_load((repo_root / RECIPE / "conf" / "train_mini.yaml").read_text())
     config = yaml.safe_load((trained_recipe / "exp" / "ocsoftmax_vanilla" / "config.yaml").read_text())
-    assert config["model"]["input_frames"] == mini["model"]["input_frames"]
-    assert config["model"]["channels"] == mini["model"]["channels"]
+    assert config["model"]["input_length"] == mini["model"]["input_length"]
+    assert config["model"]["resnet"]["channels"] == mini["model"]["resnet"]["channels"]
     assert config["train"]["epochs"] == 1
 
 

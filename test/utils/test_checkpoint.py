@@ -14,8 +14,8 @@ from ssd.tasks.multitask import MultiTaskModel
 from ssd.utils.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from ssd.utils.seed import get_rng_state, seed_everything, set_rng_state
 
-TINY = {"model": {"stem_channels": 4, "channels": [4, 8, 8, 8], "blocks": [1, 1, 1, 1], "pool_channels": 8,
-                  "embedding_dim": 16, "input_frames": 32},
+TINY = {"model": {"resnet": {"stem_channels": 4, "channels": [4, 8, 8, 8], "blocks": [1, 1, 1, 1],
+                             "pool_channels": 8, "embedding_dim": 16}, "input_length": 32},
         "loss": {"name": "ocsoftmax"}, "tasks": {"recon": {"weight": 0.0}}}
 
 
@@ -74,6 +74,7 @@ def test_another_variant_fails_naming_the_keys() -> None:
 
 
 def test_another_shape_fails_naming_the_keys() -> None:
-    wide = MultiTaskModel({**TINY, "model": {**TINY["model"], "embedding_dim": 32}})
+    wide_resnet = {**TINY["model"]["resnet"], "embedding_dim": 32}
+    wide = MultiTaskModel({**TINY, "model": {**TINY["model"], "resnet": wide_resnet}})
     with pytest.raises(ValueError, match=r"backbone.fc.weight: checkpoint \(32, 16\), model \(16, 16\)"):
         load_model_state(MultiTaskModel(TINY), wide.state_dict(), "wide.pt")

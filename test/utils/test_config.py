@@ -122,9 +122,9 @@ def test_recipe_configs_resolve_with_paper_weights(loss: str, variant: str, prof
         assert cfg["tasks"][task]["weight"] == (weight if task in on else 0.0)
     assert cfg["tasks"]["conv"]["adversary_weight"] == 1.0
     assert cfg["tasks"]["conv"]["mse_weight"] == 1.0
-    assert cfg["model"]["feat_dim"] == 60
+    assert cfg["model"]["frontend"] == "lfcc" and cfg["model"]["backbone"] == "resnet"
     if profile == "train_base.yaml":
-        assert cfg["model"]["blocks"] == [3, 4, 6, 3] and cfg["model"]["input_frames"] == 750
+        assert cfg["model"]["resnet"]["blocks"] == [3, 4, 6, 3] and cfg["model"]["input_length"] == 750
         assert (cfg["data"]["batch_size"], cfg["train"]["epochs"], cfg["optim"]["lr"]) == (64, 100, 3e-4)
         assert (cfg["optim"]["weight_decay"], cfg["optim"]["halve_every"]) == (5e-4, 10)
     assert load_config(CONF / f"train_{loss}_{variant}.yaml") == load_config(

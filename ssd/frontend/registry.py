@@ -1,0 +1,86 @@
+"""Name -> front end: what turns a waveform into the (time, dim) matrix a backbone reads.
+
+A front end says how its time axis is counted (LFCC frames or samples), how wide each step is, whether
+stage 2 dumps it (``dump/<name>/``), and what a packed model must record about it. Every consumer
+(stage 2, the training data, windowed inference, packing, ``Detector``, ONNX export) asks the front end
+of the model instead of assuming LFCC. A new front end is one class here and one line in
+:data:`FRONTENDS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ssd.frontend import lfcc
+
+
+class LfccFrontEnd:
+    """The official ASVspoof 2019 LFCC (:mod:`ssd.frontend.lfcc`), stored float32 as stage 2 dumps it."""
+
+    name: ClassVar[str] = "lfcc"
+    unit: ClassVar[str] = "frames"
+    dim: ClassVar[int] = lfcc.FEATURE_DIM
+    dumps: ClassVar[bool] = True
+
+    def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
+        """(frames, 60) float32 LFCC of a mono float waveform."""
+        return lfcc.lfcc(waveform, fs).astype(np.float32)
+
+    def length(self, num_samples: int, fs: int) -> int:
+        """Frames of a ``num_samples``-long signal."""
+        return lfcc.num_frames(num_samples, fs)
+
+    def settings(self, fs: int) -> dict[str, Any]:
+        """What a packed model records so that its features can be recomputed anywhere."""
+        win, hop = lfcc.frame_geometry(fs)
+        return {
+            "name": "lfcc-asvspoof2019", "fs": fs, "preemphasis": lfcc.PREEMPHASIS, "window_samples": win,
+            "hop_samples": hop, "window": "hamming-symmetric", "nfft": lfcc.NFFT,
+            "num_filters": lfcc.NUM_FILTERS, "num_ceps": lfcc.NUM_CEPS,
+            "deltas": "static+delta+delta-delta, x[t+1]-x[t-1], edges repeated",
+            "feature_dim": lfcc.FEATURE_DIM, "dtype": "float32",
+        }
+
+
+class RawFrontEnd:
+    """The waveform itself, one sample per step: nothing to dump, the audio is read at training time."""
+
+    name: ClassVar[str] = "raw"
+    unit: ClassVar[str] = "samples"
+    dim: ClassVar[int] = 1
+    dumps: ClassVar[bool] = False
+
+    def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
+        """(samples, 1) float32 view of a mono float waveform (full scale +-1)."""
+        return np.asarray(waveform, dtype=np.float32).reshape(-1, 1)
+
+    def length(self, num_samples: int, fs: int) -> int:
+        return int(num_samples)
+
+    def settings(self, fs: int) -> dict[str, Any]:
+        return {"name": "raw", "fs": fs, "scale": "full scale +-1, as soundfile reads PCM",
+                "dtype": "float32", "feature_dim": 1}
+
+
+FRONTENDS: dict[str, type] = {
+    "lfcc": LfccFrontEnd,
+    "raw": RawFrontEnd,
+}
+
+
+def build_frontend(name: str) -> LfccFrontEnd | RawFrontEnd:
+    """The front end registered as ``name``; an unknown name is an error listing the known ones."""
+    if name not in FRONTENDS:
+        raise ValueError(f"unknown front end {name!r}; registered: {', '.join(sorted(FRONTENDS))}")
+    return FRONTENDS[name]()
+
+
+def frontend_of_settings(settings: dict[str, Any]) -> LfccFrontEnd | RawFrontEnd:
+    """The front end a packed model's ``frontend`` entry describes (``name`` as :meth:`settings` wrote)."""
+    for cls in FRONTENDS.values():
+        fe = cls()
+        if fe.settings(int(settings.get("fs", 16000)))["name"] == settings.get("name"):
+            return fe
+    raise ValueError(f"unknown front end {settings.get('name')!r} in the model's manifest")

@@ -36,6 +36,7 @@ setup(
             "ssd-pack=ssd.bin.pack:main",
             "ssd-train=ssd.bin.train:main",
             "ssd-infer=ssd.bin.infer:main",
+            "ssd-model-info=ssd.bin.model_info:main",
         ],
     },
 )

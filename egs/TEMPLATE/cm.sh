@@ -4,10 +4,11 @@
 #
 #   stage 0 corpus    local/corpus.sh             -> a verified (or freshly built) corpus
 #   stage 1 data      local/data.sh               -> data/<set>/ Kaldi data dirs
-#   stage 2 features  data/<set>/wav.scp          -> dump/lfcc/<set>/feats.scp (+ark) over nj jobs
-#   stage 3 train     dump/lfcc/{train,dev}       -> exp/<loss>_<variant>/best.pt, one per variant
-#   stage 4 infer     dump/lfcc/<set>, best.pt    -> exp/<tag>/scores/<set>.txt
-#   stage 5 score     scores + dump/lfcc/<set>/asv_scores.txt -> exp/<tag>/RESULTS.md, RESULTS.md
+#   stage 2 features  data/<set>/wav.scp          -> dump/<frontend>/<set>/feats.scp (+ark) over nj jobs
+#                     (the raw front end has nothing to compute: dump/raw/<set> lists the audio)
+#   stage 3 train     dump/<frontend>/{train,dev} -> exp/<tag_prefix><loss>_<variant>/best.pt, one per variant
+#   stage 4 infer     dump/<frontend>/<set>, best.pt -> exp/<tag>/scores/<set>.txt
+#   stage 5 score     scores + dump/<frontend>/<set>/asv_scores.txt -> exp/<tag>/RESULTS.md, RESULTS.md
 #   stage 6 pack      exp/<tag>, scores           -> exp/<tag>/packed/<tag>.zip (for ssd-detect --model)
 set -euo pipefail
 
@@ -46,7 +47,8 @@ num_nodes=1           # nodes per training job (>1: multi-node DDP, ranks starte
 loss=ocsoftmax        # ocsoftmax, amsoftmax or softmax
 variants="vanilla recon conv spk all"  # auxiliary-task variants to train (conf/train_<loss>_<variant>.yaml)
 seeds=""              # training seeds: one (or none: the config's) trains exp/<loss>_<variant>; several ("0 1 2") train exp/<loss>_<variant>_s<seed> each and stage 5 adds mean +- std and paired differences to vanilla
-train_base=conf/train_base.yaml  # the training profile the variant configs are laid over
+train_base=conf/train_base.yaml  # the training profile the variant configs are laid over (its model: section names the front end and backbone)
+tag_prefix=""         # prepended to every experiment tag, e.g. aasist_ (run.sh: the backbone when not resnet)
 train_opts=""         # extra options for ssd.bin.train, e.g. "--epochs 3 --data.batch_size 32"
 infer_opts=""         # extra options for ssd.bin.infer
 score_opts=""         # extra options for ssd.bin.results
@@ -92,10 +94,10 @@ read -r -a seed_list <<< "${seeds}"
 runs=()
 for variant in ${variants}; do
   if [ ${#seed_list[@]} -le 1 ]; then
-    runs+=("${loss}_${variant} ${variant} ${seed_list[0]:-}")
+    runs+=("${tag_prefix}${loss}_${variant} ${variant} ${seed_list[0]:-}")
   else
     for seed in "${seed_list[@]}"; do
-      runs+=("${loss}_${variant}_s${seed} ${variant} ${seed}")
+      runs+=("${tag_prefix}${loss}_${variant}_s${seed} ${variant} ${seed}")
     done
   fi
 done
@@ -106,6 +108,11 @@ all_sets=$(printf '%s\n' "${train_set}" "${dev_set}" ${test_sets} | awk '!seen[$
 "$(cd -P utils/.. && pwd)/tools/setup.sh"
 . ./path.sh
 . ./cmd.sh
+# The front end comes from the training profile: it decides what stage 2 writes and where stages 3-6 read.
+first_variant=${variants%% *}
+frontend=$(python -m ssd.bin.model_info --config "conf/train_${loss}_${first_variant}.yaml" --base "${train_base}" \
+  --get frontend) || { log "error: ${train_base} with conf/train_${loss}_${first_variant}.yaml does not build a model"; exit 2; }
+feats=${dumpdir}/${frontend}
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   log "Stage 0: corpus (local/corpus.sh)"
@@ -123,11 +130,23 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
-  log "Stage 2: LFCC features (data/<set>/wav.scp -> ${dumpdir}/lfcc/<set>/feats.scp, nj=${nj})"
+  log "Stage 2: ${frontend} features (data/<set>/wav.scp -> ${feats}/<set>, nj=${nj})"
   for dset in ${all_sets}; do
-    dump=${dumpdir}/lfcc/${dset}
+    dump=${feats}/${dset}
     if [ -f "${dump}/.done" ]; then
       log "${dump} is complete (remove ${dump}/.done to redo it)"
+      continue
+    fi
+    if [ "${frontend}" = raw ]; then
+      # Nothing to compute: the tables and wav.scp are copied; training and stage 4 read (and check) the audio.
+      rm -rf "${dump}"
+      mkdir -p "${dump}"
+      for name in wav.scp utt2spk spk2utt utt2label utt2attack asv_scores.txt corpus; do
+        [ -f "data/${dset}/${name}" ] && cp "data/${dset}/${name}" "${dump}/${name}"
+      done
+      utils/validate_data_dir.sh --no-feats --no-spk-sort "${dump}"
+      touch "${dump}/.done"
+      log "${dset}: raw front end, no features to compute: ${dump}/wav.scp lists $(wc -l < "${dump}/wav.scp") recordings"
       continue
     fi
     rm -rf "${dump}"
@@ -172,15 +191,15 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
-  log "Stage 3: training (${dumpdir}/lfcc/{${train_set},${dev_set}} -> ${expdir}/${loss}_<variant>, variants: ${variants})"
+  log "Stage 3: training (${feats}/{${train_set},${dev_set}} -> ${expdir}/${tag_prefix}${loss}_<variant>, variants: ${variants})"
   for run in "${runs[@]}"; do
     read -r tag variant seed <<< "${run}"
     config=conf/train_${loss}_${variant}.yaml
     [ -f "${config}" ] || { log "error: no ${config} for variant ${variant}"; exit 2; }
     mkdir -p "${expdir}/${tag}"
     log "${tag}: ${config}${seed:+, seed ${seed}}, log in ${expdir}/${tag}/train.log"
-    train_args=(--config "${config}" --train-dir "${dumpdir}/lfcc/${train_set}"
-      --dev-dir "${dumpdir}/lfcc/${dev_set}" --exp-dir "${expdir}/${tag}" --base "${train_base}"
+    train_args=(--config "${config}" --train-dir "${feats}/${train_set}"
+      --dev-dir "${feats}/${dev_set}" --exp-dir "${expdir}/${tag}" --base "${train_base}"
       ${seed:+--seed "${seed}"})
     if [ "${num_nodes}" -gt 1 ]; then
       # One srun task per GPU (or per node on CPU); each reads its rank from the SLURM_* environment.
@@ -199,13 +218,13 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-  log "Stage 4: inference (${dumpdir}/lfcc/<set> + best.pt -> ${expdir}/<tag>/scores/<set>.txt, inference_nj=${inference_nj})"
+  log "Stage 4: inference (${feats}/<set> + best.pt -> ${expdir}/<tag>/scores/<set>.txt, inference_nj=${inference_nj})"
   device=cpu
   [ "${ngpu}" -gt 0 ] && device=cuda
   for run in "${runs[@]}"; do
     read -r tag _ _ <<< "${run}"
     for dset in ${test_sets}; do
-      data=${dumpdir}/lfcc/${dset}
+      data=${feats}/${dset}
       out=${expdir}/${tag}/scores/${dset}.txt
       num_utts=$(wc -l < "${data}/utt2spk")
       _nj=$(( inference_nj < num_utts ? inference_nj : num_utts ))
@@ -233,7 +252,7 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
-  log "Stage 5: scoring (scores + ${dumpdir}/lfcc/<set>/asv_scores.txt -> ${expdir}/<tag>/RESULTS.md, RESULTS.md)"
+  log "Stage 5: scoring (scores + ${feats}/<set>/asv_scores.txt -> ${expdir}/<tag>/RESULTS.md, RESULTS.md)"
   exp_dirs=()
   for run in "${runs[@]}"; do
     read -r tag _ _ <<< "${run}"
@@ -242,11 +261,11 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   seed_opts=()
   if [ ${#seed_list[@]} -gt 1 ]; then
     seed_opts=(--aggregate-seeds)
-    case " ${variants} " in *" vanilla "*) seed_opts+=(--baseline "${loss}_vanilla") ;; esac
+    case " ${variants} " in *" vanilla "*) seed_opts+=(--baseline "${tag_prefix}${loss}_vanilla") ;; esac
   fi
   # shellcheck disable=SC2086
   # The dump dirs hold the tables of the utterances that have features (bad_utts left out) and the ASV scores.
-  python -m ssd.bin.results --exp-dirs "${exp_dirs[@]}" --data-root "${dumpdir}/lfcc" --sets ${test_sets} \
+  python -m ssd.bin.results --exp-dirs "${exp_dirs[@]}" --data-root "${feats}" --sets ${test_sets} \
     --out RESULTS.md "${seed_opts[@]}" ${score_opts}
   log "Results: RESULTS.md"
 fi
@@ -256,7 +275,7 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   for run in "${runs[@]}"; do
     read -r tag _ _ <<< "${run}"
     # shellcheck disable=SC2086
-    python -m ssd.bin.pack --exp-dir "${expdir}/${tag}" --data-root "${dumpdir}/lfcc" --fs "${fs}" --dev-set "${dev_set}" \
+    python -m ssd.bin.pack --exp-dir "${expdir}/${tag}" --data-root "${feats}" --fs "${fs}" --dev-set "${dev_set}" \
       --out "${expdir}/${tag}/packed/${tag}.zip" ${pack_opts}
     log "${tag}: score any recording with: ssd-detect <audio> --model ${expdir}/${tag}/packed/${tag}.zip"
   done

@@ -4,16 +4,24 @@
 #   ./run.sh --asvspoof2019-la /data/LA        # the real corpus (or set ASVSPOOF2019_LA in db.sh)
 #   ./run.sh --stage 3 --loss amsoftmax        # any option of cm.sh; ./run.sh --help lists them
 #   ./run.sh --stage 3 --train-opts "--epochs 3"   # training options over the corpus's profile
+#   ./run.sh --backbone aasist                 # another registered backbone: lcnn, rawnet2, aasist, aasist-l
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./db.sh
 
 corpus=${ASVSPOOF2019_LA}
+backbone=resnet
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --asvspoof2019-la) corpus=$2; shift 2 ;;
     --asvspoof2019-la=*) corpus=${1#*=}; shift ;;
+    --backbone) backbone=$2; shift 2 ;;
+    --backbone=*) backbone=${1#*=}; shift ;;
+    --help|-h)
+      echo "run.sh: --asvspoof2019-la DIR (the real corpus); --backbone resnet|lcnn|rawnet2|aasist|aasist-l (the"
+      echo "  profile conf/train_<backbone>[_mini].yaml, tags prefixed with the backbone); then cm.sh's options:"
+      args+=("$1"); shift ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -28,12 +36,25 @@ if [ -n "${corpus}" ]; then
   nj=16
   require_gpu=true
 fi
+# Another backbone: its profile (conf/train_<backbone>[_mini].yaml) under the same variant files, tags
+# prefixed with its name. S2 (conv) converts LFCC maps, so the waveform backbones train the other tasks.
+variants="vanilla recon conv spk all"
+tag_prefix=""
+case "${backbone}" in
+  resnet) ;;
+  lcnn|rawnet2|aasist|aasist-l)
+    if [ -n "${corpus}" ]; then train_base=conf/train_${backbone}.yaml; else train_base=conf/train_${backbone}_mini.yaml; fi
+    tag_prefix=${backbone}_
+    case "${backbone}" in rawnet2|aasist*) variants="vanilla recon spk" ;; esac ;;
+  *) echo "$0: --backbone ${backbone}: not resnet, lcnn, rawnet2, aasist or aasist-l" >&2; exit 2 ;;
+esac
 
 ./cm.sh \
   --corpus "${corpus}" \
   --nj "${nj}" \
   --loss ocsoftmax \
-  --variants "vanilla recon conv spk all" \
+  --variants "${variants}" \
   --train-base "${train_base}" \
+  --tag-prefix "${tag_prefix}" \
   --require-gpu "${require_gpu}" \
   "${args[@]}"

@@ -110,20 +110,25 @@ def fit_calibration(
     y = np.concatenate([np.ones(bona.size), -np.ones(spf.size)])  # +1 bona fide, -1 spoof
     w = np.concatenate([np.full(bona.size, prior / bona.size), np.full(spf.size, (1 - prior) / spf.size)])
     logit = math.log(prior / (1 - prior))
+    # Solved on standardised scores (same objective, same optimum): scores that differ by 1e-5 would
+    # otherwise give a Hessian that is singular in float64.
+    mean, std = float(np.mean(x)), float(np.std(x)) or 1.0
+    xs = (x - mean) / std
+    ridge = _RIDGE / std**2  # the penalty on scale = a / std, written on a
 
     def loss(p: np.ndarray) -> float:
-        z = y * (p[0] * x + p[1] + logit)
-        return float(np.sum(w * np.logaddexp(0.0, -z)) + _RIDGE * p[0] ** 2)
+        z = y * (p[0] * xs + p[1] + logit)
+        return float(np.sum(w * np.logaddexp(0.0, -z)) + ridge * p[0] ** 2)
 
-    params = np.array([1.0 / max(float(np.std(x)), 1e-12), 0.0])
+    params = np.array([1.0, 0.0])
     current = loss(params)
     for _ in range(_MAX_STEPS):
-        z = y * (params[0] * x + params[1] + logit)
-        r = -w * y * _sigmoid(-z)  # d loss / d (scale x + offset)
+        z = y * (params[0] * xs + params[1] + logit)
+        r = -w * y * _sigmoid(-z)  # d loss / d (a xs + b)
         h = w * _sigmoid(z) * _sigmoid(-z)
-        grad = np.array([r @ x + 2 * _RIDGE * params[0], r.sum()])
-        hess = np.array([[h @ (x * x) + 2 * _RIDGE, h @ x], [h @ x, h.sum()]])
-        step = np.linalg.solve(hess, grad)
+        grad = np.array([r @ xs + 2 * ridge * params[0], r.sum()])
+        hess = np.array([[h @ (xs * xs) + 2 * ridge, h @ xs], [h @ xs, h.sum()]])
+        step = np.linalg.lstsq(hess, grad, rcond=None)[0]
         t = 1.0
         while t > 1e-10 and loss(params - t * step) > current:
             t /= 2  # backtracking keeps every step downhill
@@ -131,4 +136,5 @@ def fit_calibration(
         previous, current = current, loss(params)
         if previous - current < 1e-13:
             break
+    params = np.array([params[0] / std, params[1] - params[0] * mean / std])
     return Calibration(float(params[0]), float(params[1]), prior, fitted_on, int(bona.size), int(spf.size))

@@ -68,7 +68,8 @@ def build_backbone(name: str, section: dict[str, Any] | None, frontend: Any, inp
         raise ValueError(f"backbone {name!r} reads {entry.input_kind} counted in "
                          f"{INPUT_UNITS[entry.input_kind]}, but front end {frontend.name!r} gives "
                          f"{frontend.unit}: use {fix}")
-    cfg = {**entry.defaults, **dict(section or {})}
+    defaults = {k: v for k, v in entry.defaults.items() if k != entry.length_key}  # the crop length decides
+    cfg = {**defaults, **dict(section or {})}
     if entry.input_kind == "features":
         if cfg.get("feat_dim", frontend.dim) != frontend.dim:
             raise ValueError(f"model.{name}.feat_dim is {cfg['feat_dim']} but front end {frontend.name!r} "

@@ -71,3 +71,12 @@ def test_file_round_trip_and_bad_files(tmp_path):
     (tmp_path / "other.json").write_text("[]")
     with pytest.raises(ValueError, match=r"other\.json: not an ssd-calibration version 1 calibration"):
         Calibration.read(tmp_path / "other.json")
+
+
+def test_nearly_constant_scores_fit_without_a_singular_matrix():
+    """A barely trained model's scores differ by 1e-5: the fit must still end, with a finite mapping."""
+    rng = np.random.default_rng(0)
+    cal = fit_calibration(0.0654 + 1e-5 * rng.random(8), 0.0654 + 1e-5 * rng.random(9))
+    assert math.isfinite(cal.scale) and math.isfinite(cal.offset)
+    same = fit_calibration(np.ones(4), np.ones(5))
+    assert same.scale == 0.0 and math.isfinite(same.offset)

@@ -34,6 +34,7 @@ setup(
             "ssd-detect=ssd.bin.detect:main",
             "ssd-export=ssd.bin.export:main",
             "ssd-pack=ssd.bin.pack:main",
+            "ssd-import=ssd.bin.import_model:main",
             "ssd-train=ssd.bin.train:main",
             "ssd-infer=ssd.bin.infer:main",
             "ssd-model-info=ssd.bin.model_info:main",

@@ -132,9 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.threshold is not None:
             detector.use_threshold(args.threshold)
         if detector.threshold is None:
+            remedy = ("import it again with --dev-scores" if detector.manifest.get("imported") else
+                      "run stage 4 on the dev set (and ssd-pack)")
             print(f"ssd-detect: note: {args.model} has no known decision threshold (no dev scores), so "
-                  "decisions are '-'; pass --threshold NUMBER, or run stage 4 on the dev set (and ssd-pack) "
-                  "to get the dev EER threshold", file=sys.stderr)
+                  f"decisions are '-'; pass --threshold NUMBER, or {remedy} to get the dev EER threshold",
+                  file=sys.stderr)
         results = detector.score_files(items, batch_size=args.batch_size, skip_errors=True,
                                        progress=not args.no_progress and len(items) > 1,
                                        pipes=False if args.no_pipes else None)

@@ -392,7 +392,9 @@ def format_report(report: ScoreReport) -> str:
     eer_ci = f" {ci.eer.text(100, 3)}" if ci else ""
     tdcf_ci = f" {ci.min_tdcf.text(1, 4)}" if ci and ci.min_tdcf else ""
     pooled = report.pooled
-    lines.append(f"pooled: EER {100 * pooled.eer:.3f} %{eer_ci}  {what} {num(pooled.min_tdcf)}{tdcf_ci}")
+    # Six decimals: enough to show parity with the official code (AM-softmax fixture: 0.077145).
+    tdcf = f"{pooled.min_tdcf:.6f}" if pooled.min_tdcf is not None else "-"
+    lines.append(f"pooled: EER {100 * pooled.eer:.3f} %{eer_ci}  {what} {tdcf}{tdcf_ci}")
     five = report.metrics == "asvspoof5"
     if five:
         lines.append(

@@ -43,6 +43,7 @@ from torch import nn
 from ssd.data.windows import eval_windows
 from ssd.frontend.audio import AudioError, check_samples, decode_audio
 from ssd.inference import score_table
+from ssd.metrics.calibration import Calibration
 from ssd.packing import (
     PackedModel,
     PackError,
@@ -98,6 +99,8 @@ class Detection:
     fs: int | None
     channels: int | None
     error: str | None = None
+    llr: float | None = None  # calibrated log-likelihood ratio, when the model carries a calibration
+    posterior_bonafide: float | None = None  # P(bona fide | score) under the prior of use_prior
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,6 +196,13 @@ class Detector:
         self.thresholds = {name: float(entry["value"]) for name, entry in
                            (self.manifest.get("thresholds") or {}).items()
                            if isinstance(entry, dict) and entry.get("value") is not None}
+        entry = self.manifest.get("calibration")
+        try:
+            where = f"{packed.source}: calibration"
+            self.calibration = None if entry is None else Calibration.from_json(entry, where)
+        except ValueError as err:
+            raise PackError(str(err)) from err
+        self.prior_spoof: float | None = None
         default = (self.manifest.get("thresholds") or {}).get("default")
         if default is not None and default not in self.thresholds:
             raise PackError(f"{packed.source}: the manifest has no value for its default threshold {default}")
@@ -229,6 +239,16 @@ class Detector:
                 raise ValueError(f"threshold must be finite, got {value!r}")
             self.threshold_name, self.threshold = "user", number
         return self.threshold
+
+    def use_prior(self, prior_spoof: float) -> None:
+        """Report the posterior of bona fide under this spoof prior (needs the model's calibration)."""
+        if self.calibration is None:
+            raise ValueError(f"{self.source}: the model carries no calibration, so it gives no LLR or "
+                             "posterior: stage 5 fits one on the dev scores (exp/<tag>/calibration.json) "
+                             "and ssd-pack stores it")
+        if not 0 < prior_spoof < 1:
+            raise ValueError(f"the spoof prior must be between 0 and 1, got {prior_spoof}")
+        self.prior_spoof = float(prior_spoof)
 
     def decide(self, score: float, threshold: float | None = None) -> str | None:
         """``bonafide`` when ``score >= threshold`` (default: the detector's threshold), else ``spoof``;
@@ -326,12 +346,23 @@ class Detector:
             if not isinstance(entry, str):
                 score = next(scores)
                 if np.isfinite(score):
-                    out.append(Detection(name, score, self.decide(score), self.threshold, *entry))
+                    out.append(Detection(name, score, self.decide(score), self.threshold, *entry,
+                                         **self._calibrated(score)))
                     continue
                 entry = _non_finite(name, score)
                 if not skip_errors:
                     raise ValueError(entry)
             out.append(Detection(name, None, None, self.threshold, None, None, None, error=entry))
+        return out
+
+    def _calibrated(self, score: float) -> dict[str, float]:
+        """The LLR (and the posterior under the prior in use) of a score, when the model is calibrated."""
+        if self.calibration is None:
+            return {}
+        out = {"llr": float(self.calibration.apply(np.array([score]))[0])}
+        if self.prior_spoof is not None:
+            out["posterior_bonafide"] = float(
+                self.calibration.posterior_bonafide(np.array([score]), self.prior_spoof)[0])
         return out
 
     def export_onnx(self, path: str | os.PathLike, opset: int = 17) -> None:

@@ -16,7 +16,8 @@ from ssd.frontend.audio import MIN_SECONDS, PIPES_ENV, TIMEOUT_ENV, AudioError
 from ssd.metrics.scorefiles import ScoreFileError
 from ssd.packing import PackError
 
-TSV_COLUMNS = ("name", "score", "decision", "threshold", "duration", "fs", "channels")
+TSV_COLUMNS = ("name", "score", "decision", "threshold", "duration", "fs", "channels", "llr",
+               "posterior_bonafide")
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threshold", help="decision threshold: a number (needs no dev scores), or a "
                         "named threshold of the model (dev_eer, dev_min_tdcf); default: the model's "
                         "(dev_eer), none when it was made without dev scores")
+    parser.add_argument("--prior-spoof", type=float, metavar="P",
+                        help="also print the posterior probability of bona fide under this prior of spoofs "
+                        "(0 < P < 1), from the calibrated LLR; needs a model packed with stage 5's "
+                        "calibration (the LLR is printed whenever the model has one)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     parser.add_argument("--batch-size", type=int, help="windows per forward pass (default: the model's "
                         "eval.batch_size)")
@@ -84,11 +89,16 @@ def _number(value: float | None, spec: str) -> str:
 def format_plain(results: list[Detection]) -> str:
     """Aligned human-readable columns."""
     width = max([len("name")] + [len(r.name) for r in results])
-    lines = [f"{'name':<{width}}  {'score':>11}  {'decision':<8}  {'threshold':>11}  {'duration':>9}"]
+    llr = any(r.llr is not None for r in results)
+    posterior = any(r.posterior_bonafide is not None for r in results)
+    lines = [f"{'name':<{width}}  {'score':>11}  {'decision':<8}  {'threshold':>11}  {'duration':>9}"
+             + (f"  {'LLR':>9}" if llr else "") + (f"  {'P(bonafide)':>11}" if posterior else "")]
     for r in results:
         if r.error is None:
             lines.append(f"{r.name:<{width}}  {r.score:>11.6f}  {r.decision or '-':<8}  "
-                         f"{_number(r.threshold, '.6f'):>11}  {r.duration:>8.2f}s")
+                         f"{_number(r.threshold, '.6f'):>11}  {r.duration:>8.2f}s"
+                         + (f"  {_number(r.llr, '.4f'):>9}" if llr else "")
+                         + (f"  {_number(r.posterior_bonafide, '.4f'):>11}" if posterior else ""))
     return "\n".join(lines)
 
 
@@ -98,7 +108,8 @@ def format_tsv(results: list[Detection]) -> str:
     for r in results:
         if r.error is None:
             rows.append("\t".join([r.name, f"{r.score:.9g}", r.decision or "-", _number(r.threshold, ".9g"),
-                                   f"{r.duration:.4f}", str(r.fs), str(r.channels)]))
+                                   f"{r.duration:.4f}", str(r.fs), str(r.channels), _number(r.llr, ".9g"),
+                                   _number(r.posterior_bonafide, ".9g")]))
     return "\n".join(rows)
 
 
@@ -110,6 +121,8 @@ def format_json(results: list[Detection], detector: Detector, model: str) -> str
                   "unit": detector.frontend.unit},
         "threshold": {"name": detector.threshold_name, "value": detector.threshold,
                       "rule": "bonafide if score >= threshold"},
+        "calibration": None if detector.calibration is None else {
+            **detector.calibration.to_json(), "prior_spoof": detector.prior_spoof},
         "results": [r.to_dict() for r in results],
     }
     return json.dumps(doc, indent=2, allow_nan=False)  # a NaN would not be JSON; scores are checked
@@ -131,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         detector = Detector.load(args.model, device=args.device, **experiment)
         if args.threshold is not None:
             detector.use_threshold(args.threshold)
+        if args.prior_spoof is not None:
+            detector.use_prior(args.prior_spoof)
         if detector.threshold is None:
             remedy = ("import it again with --dev-scores" if detector.manifest.get("imported") else
                       "run stage 4 on the dev set (and ssd-pack)")

@@ -160,3 +160,35 @@ def test_module_entry_point(tiny: TinyExperiment, inputs: dict[str, Path]) -> No
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[1].startswith(str(inputs["short.wav"]) + "\t")
+
+
+def test_calibrated_llr_and_posterior_under_a_stated_prior(tiny: TinyExperiment, inputs: dict[str, Path],
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture):
+    """A model packed with stage 5's calibration prints LLR = scale * score + offset and, with
+    --prior-spoof, P(bona fide) = sigmoid(LLR + log((1 - P) / P)); without one, --prior-spoof is refused."""
+    import math
+    import shutil
+
+    from ssd.metrics.calibration import Calibration
+    from ssd.packing import pack_experiment
+
+    code, _, err = run(capsys, inputs["speech.flac"], "--model", tiny.packed, "--prior-spoof", "0.3")
+    assert code == 1 and "carries no calibration" in err
+    exp = tmp_path / "exp"
+    shutil.copytree(tiny.exp, exp, ignore=shutil.ignore_patterns("packed"))
+    Calibration(2.0, -0.5, 0.5, "scores/dev.txt", 4, 4).write(exp / "calibration.json")
+    pack_experiment(exp, tmp_path / "cal.zip", data_root=tiny.data)
+    code, out, err = run(capsys, inputs["speech.flac"], "--model", tmp_path / "cal.zip", "--json",
+                         "--prior-spoof", "0.3")
+    assert code == 0, err
+    doc = json.loads(out)
+    result = doc["results"][0]
+    assert result["llr"] == pytest.approx(2.0 * result["score"] - 0.5, rel=1e-12)
+    expected = 1 / (1 + math.exp(-(result["llr"] + math.log(0.7 / 0.3))))
+    assert result["posterior_bonafide"] == pytest.approx(expected, rel=1e-12)
+    assert doc["calibration"]["prior_spoof"] == 0.3 and doc["calibration"]["scale"] == 2.0
+    code, out, _ = run(capsys, inputs["speech.flac"], "--model", tmp_path / "cal.zip", "--tsv")
+    row = dict(zip(detect.TSV_COLUMNS, out.strip().splitlines()[1].split("\t"), strict=True))
+    assert float(row["llr"]) == pytest.approx(result["llr"], rel=1e-6) and row["posterior_bonafide"] == "-"
+    code, _, err = run(capsys, inputs["speech.flac"], "--model", tmp_path / "cal.zip", "--prior-spoof", "1")
+    assert code == 1 and "between 0 and 1" in err

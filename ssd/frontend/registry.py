@@ -76,11 +76,3 @@ def build_frontend(name: str) -> LfccFrontEnd | RawFrontEnd:
         raise ValueError(f"unknown front end {name!r}; registered: {', '.join(sorted(FRONTENDS))}")
     return FRONTENDS[name]()
 
-
-def frontend_of_settings(settings: dict[str, Any]) -> LfccFrontEnd | RawFrontEnd:
-    """The front end a packed model's ``frontend`` entry describes (``name`` as :meth:`settings` wrote)."""
-    for cls in FRONTENDS.values():
-        fe = cls()
-        if fe.settings(int(settings.get("fs", 16000)))["name"] == settings.get("name"):
-            return fe
-    raise ValueError(f"unknown front end {settings.get('name')!r} in the model's manifest")

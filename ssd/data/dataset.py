@@ -173,11 +173,19 @@ class WaveTable:
         self.utts = c_sorted(entries)
         self.labels, self.speakers = _labels_and_speakers(self.utts, utt2label, utt2spk, speakers)
         self._specs = entries
-        audio = {utt: self._read(utt) for utt in self.utts}
-        self.num_frames = np.array([audio[u].shape[0] for u in self.utts])
-        nbytes = int(self.num_frames.sum()) * 4
-        keep = cache == "yes" or (cache == "auto" and nbytes <= cache_max_gb * 2**30)
-        self._cache: dict[str, np.ndarray] | None = audio if keep else None
+        # One pass decodes (and so checks) every file; the audio is kept only while it fits the cache.
+        kept: dict[str, np.ndarray] | None = None if cache == "no" else {}
+        lengths, nbytes = [], 0
+        for utt in self.utts:
+            samples = self._read(utt)
+            lengths.append(samples.shape[0])
+            nbytes += samples.nbytes
+            if kept is not None and cache == "auto" and nbytes > cache_max_gb * 2**30:
+                kept = None  # too large to hold: read again on access
+            if kept is not None:
+                kept[utt] = samples
+        self.num_frames = np.array(lengths)
+        self._cache = kept
 
     @classmethod
     def from_dir(cls, data_dir: str | os.PathLike, speakers: list[str] | None = None, **kwargs) -> WaveTable:

@@ -108,3 +108,18 @@ def test_s2_on_a_waveform_backbone_is_refused_before_any_work(audio, tmp_path, c
                     "--train-dir", str(audio["train"]), "--dev-dir", str(audio["dev"]),
                     "--exp-dir", str(tmp_path / "exp")])
     assert "S2 has nothing to convert" in capsys.readouterr().err
+
+
+def test_wave_table_checks_every_file_and_caches_only_what_fits(audio):
+    from ssd.data.dataset import WaveTable
+
+    d = audio["dev"]
+    cached = WaveTable(d / "wav.scp", d / "utt2label", d / "utt2spk", ["S9"])
+    lazy = WaveTable(d / "wav.scp", d / "utt2label", cache="auto", cache_max_gb=1e-9)
+    assert cached.cached and not lazy.cached and len(lazy) == 10
+    np.testing.assert_array_equal(lazy.num_frames, cached.num_frames)
+    np.testing.assert_array_equal(lazy.feats(3), cached.feats(3))
+    assert cached.feats(3).shape == (cached.num_frames[3], 1) and cached.speakers.tolist() == [0] * 10
+    (d / "broken.scp").write_text(f"D0000 {d / 'wav' / 'missing.wav'}\n")
+    with pytest.raises(ValueError, match="D0000"):
+        WaveTable(d / "broken.scp", d / "utt2label")

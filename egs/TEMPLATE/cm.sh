@@ -108,11 +108,6 @@ all_sets=$(printf '%s\n' "${train_set}" "${dev_set}" ${test_sets} | awk '!seen[$
 "$(cd -P utils/.. && pwd)/tools/setup.sh"
 . ./path.sh
 . ./cmd.sh
-# The front end comes from the training profile: it decides what stage 2 writes and where stages 3-6 read.
-first_variant=${variants%% *}
-frontend=$(python -m ssd.bin.model_info --config "conf/train_${loss}_${first_variant}.yaml" --base "${train_base}" \
-  --get frontend) || { log "error: ${train_base} with conf/train_${loss}_${first_variant}.yaml does not build a model"; exit 2; }
-feats=${dumpdir}/${frontend}
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   log "Stage 0: corpus (local/corpus.sh)"
@@ -127,6 +122,17 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   for dset in ${all_sets}; do
     utils/validate_data_dir.sh --no-feats --no-spk-sort "data/${dset}"
   done
+fi
+
+# The front end comes from the training profile: it decides what stage 2 writes and where stages 3-6 read.
+if [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ]; then
+  for variant in ${variants}; do
+    config=conf/train_${loss}_${variant}.yaml
+    [ -f "${config}" ] || { log "error: no ${config} for variant ${variant}"; exit 2; }
+  done
+  frontend=$(python -m ssd.bin.model_info --config "${config}" --base "${train_base}" --get frontend) || {
+    log "error: ${train_base} with ${config} does not build a model"; exit 2; }
+  feats=${dumpdir}/${frontend}
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then

@@ -132,7 +132,10 @@ def test_recipe_configs_resolve_with_paper_weights(loss: str, variant: str, prof
 
 
 def test_variant_files_are_small_overrides() -> None:
-    for path in CONF.glob("train_*_*.yaml"):
+    losses = ("ocsoftmax", "amsoftmax", "softmax")
+    variants = [p for loss in losses for p in CONF.glob(f"train_{loss}_*.yaml")]
+    assert len(variants) == 15
+    for path in variants:
         data = yaml.safe_load(path.read_text())
         assert data["base"] == "train_base.yaml", path
         assert set(data) <= {"base", "loss", "tasks"}, path

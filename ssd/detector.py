@@ -44,14 +44,8 @@ from ssd.data.windows import eval_windows
 from ssd.frontend.audio import AudioError, check_samples, decode_audio
 from ssd.inference import score_table
 from ssd.metrics.calibration import Calibration
-from ssd.packing import (
-    PackedModel,
-    PackError,
-    eval_policy,
-    from_experiment,
-    frontend_settings,
-    read_packed,
-)
+from ssd.packing.archive import PackedModel, PackError, read_packed
+from ssd.packing.experiment import eval_policy, from_experiment, frontend_settings
 from ssd.tasks.multitask import MultiTaskModel
 from ssd.utils.checkpoint import load_model_state
 from ssd.utils.fileio import atomic_write
@@ -398,7 +392,7 @@ class Detector:
             "ssd.window": str(self.window),
             "ssd.hop": str(self.hop),
             "ssd.threshold": repr(self.threshold),
-            "ssd.threshold_name": self.threshold_name,
+            "ssd.threshold_name": self.threshold_name or "",  # none known: ""
             "ssd.thresholds": json.dumps(self.thresholds),
             "ssd.score": "higher = more bona fide; utterance score = mean over its windows "
                          "(windowed policy) or the first window's score (first_window)",

@@ -40,7 +40,7 @@ from ssd.metrics.scorefiles import (
 )
 from ssd.metrics.seeds import seeds_summary, split_tag
 from ssd.metrics.tdcf import tdcf_curve_from_det
-from ssd.utils.fileio import atomic_write
+from ssd.utils.fileio import atomic_write, file_digest
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,8 @@ class SetResult:
     def write_json(self, tag: str, calibration: Calibration | None) -> None:
         """``scores/<set>.json``: the report, plus the calibration used and its figures."""
         summary = self.report.to_json()
-        summary.update(experiment=tag, set=self.set_name, protocol=self.protocol)
+        summary.update(experiment=tag, set=self.set_name, protocol=self.protocol,
+                       cm_scores_sha256=file_digest(self.score_file)[0])  # packing checks it is current
         summary["calibration"] = None
         if calibration is not None and self.calibrated is not None:
             pooled = self.report.pooled

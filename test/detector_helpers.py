@@ -2,8 +2,9 @@
 
 Real speech (Asterisk's recorded G.722 prompts as bona fide, espeak-ng sentences as "spoofs"), stage 2's
 LFCC dump, an all-tasks network of a few thousand weights (BatchNorm statistics from real features), stage 4's
-ssd.bin.infer for the score files, and organiser-format ASV scores for the dev set. It is built once per
-test session (about 3 s) and must be treated as read-only by the tests.
+ssd.bin.infer for the score files, organiser-format ASV scores for the dev set, stage 5's reports (no
+calibration: the tests that need one fit it) and stage 6's archive. It is built once per test session
+(about 4 s) and must be treated as read-only by the tests.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from helpers import CONF, FS
 from scipy.signal import resample_poly
 
-from ssd.bin import infer
+from ssd.bin import infer, results
 from ssd.data.datadir import write_data_dir, write_kv
 from ssd.data.windows import repeat_pad
 from ssd.frontend.dump import dump_lfcc
@@ -29,10 +31,7 @@ from ssd.tasks.multitask import MultiTaskModel
 from ssd.utils.checkpoint import save_checkpoint
 from ssd.utils.config import load_config, write_config
 
-REPO = Path(__file__).resolve().parents[1]
-CONF = REPO / "egs" / "asvspoof2019_la" / "conf"
 ASTERISK = Path("/usr/share/asterisk/sounds/en")
-FS = 16000
 WINDOW, HOP = 100, 50  # evaluation window and hop of the tiny model, in frames
 TAG = "ocsoftmax_all"
 
@@ -183,6 +182,9 @@ def build_tiny_experiment(root: Path) -> TinyExperiment:
     for name in SETS:
         infer.main(["--exp-dir", str(exp), "--data-dir", str(root / "dump" / "lfcc" / name),
                     "--out", str(exp / "scores" / f"{name}.txt"), "--device", "cpu", "--threads", "1"])
+    assert results.main(["--exp-dirs", str(exp), "--data-root", str(root / "data"), "--sets", *SETS,
+                         "--out", str(root / "RESULTS.md"), "--ci-replicates", "20",
+                         "--calibrate-on", "none"]) == 0
     packed = exp / "packed" / f"{TAG}.zip"
     pack_experiment(exp, packed, data_root=root / "data")
     return TinyExperiment(root, root / "data", root / "dump" / "lfcc", exp, packed)

@@ -21,7 +21,7 @@ from ssd.data.windows import eval_windows, window_starts
 from ssd.detector import audio_files
 from ssd.frontend.audio import AudioError, decode_audio
 from ssd.metrics.eer import compute_eer
-from ssd.packing import CONFIG, FORMAT_VERSION, MANIFEST, WEIGHTS, PackError, read_packed, sha256_hex
+from ssd.packing.archive import CONFIG, FORMAT_VERSION, MANIFEST, WEIGHTS, PackError, read_packed, sha256_hex
 
 
 @pytest.fixture(scope="module")

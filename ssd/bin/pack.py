@@ -23,7 +23,7 @@ def get_parser() -> argparse.ArgumentParser:
         "--out exp/ocsoftmax_all/packed/ocsoftmax_all.zip",
     )
     parser.add_argument("--exp-dir", required=True, help="experiment directory (config in the checkpoint, "
-                        "scores/<set>.txt from stage 4)")
+                        "scores/<set>.txt from stage 4, their figures in scores/<set>.json from stage 5)")
     parser.add_argument("--out", required=True, help="archive to write (.zip), atomically")
     parser.add_argument("--checkpoint", default="best.pt",
                         help="checkpoint file in EXP_DIR, or a path (default: %(default)s)")
@@ -32,8 +32,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dev-set", default="dev",
                         help="score set whose EER (and min t-DCF) thresholds become the decision "
                         "thresholds (default: %(default)s)")
-    parser.add_argument("--data-root", help="Kaldi data root: <root>/<set>/asv_scores.txt gives the min "
-                        "t-DCF of each scored set; <root>/train/corpus names the corpus")
+    parser.add_argument("--data-root", help="Kaldi data root: <root>/train/corpus names the corpus when "
+                        "the training features' dir has none")
     parser.add_argument("--corpus-file", help="a data dir's 'corpus' file (default: the one beside the "
                         "training features named in the config, else DATA_ROOT/train/corpus)")
     parser.add_argument("--external-weights", metavar="PATH",

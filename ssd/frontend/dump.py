@@ -3,17 +3,12 @@
 This is the library behind ``ssd-compute-lfcc``; the recipe runs one job per ``wav.scp`` split.
 Files are published in commit order: the optional skip list and ``utt2num_frames`` first, the scp
 last, so a job that fails leaves no scp (nor utt2num_frames) and its split is simply re-run.
-
-Test hook: with ``SSD_FAULT_EXIT_AFTER_UTTS=N`` in the environment a job SIGKILLs itself right after
-writing its N-th matrix, as ``kill -9``, the out-of-memory killer or a cluster's time limit would (no
-clean-up code runs). The fault-injection tests (test/faults/) use it to interrupt a dump at a known point.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,9 +23,6 @@ from ssd.utils.fileio import atomic_write
 from ssd.utils.progress import Progress
 
 logger = logging.getLogger(__name__)
-
-FAULT_ENV = "SSD_FAULT_EXIT_AFTER_UTTS"
-
 
 @dataclass
 class DumpStats:
@@ -54,17 +46,6 @@ def _write_pairs(path: str | os.PathLike, pairs: Iterable[tuple[str, object]]) -
             f.write(f"{key} {value}\n")
 
 
-def _kill_after() -> int | None:
-    """The utterance count after which the test hook kills this process (None: hook not set)."""
-    value = os.environ.get(FAULT_ENV, "")
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{FAULT_ENV}={value!r}: expected a number of utterances") from None
-
-
 def dump_lfcc(
     wav_scp: str | os.PathLike,
     wspecifier: str,
@@ -82,7 +63,6 @@ def dump_lfcc(
     """
     frame_geometry(fs)
     pipes, timeout = pipes_allowed(pipes), pipe_timeout()  # a bad setting fails before any work
-    kill_after = _kill_after()
     entries = read_wav_scp(wav_scp)
     for stale in (utt2num_frames, skip_bad_utts):
         if stale is not None:
@@ -111,8 +91,6 @@ def dump_lfcc(
                 stats.frames += feats.shape[0]
                 stats.audio_seconds += waveform.size / fs
                 progress.update()
-                if len(num_frames) == kill_after:
-                    os.kill(os.getpid(), signal.SIGKILL)
 
             stats.utterances, stats.skipped = len(num_frames), len(bad)
             if skip_bad_utts is not None:

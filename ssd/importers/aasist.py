@@ -30,15 +30,9 @@ from typing import Any
 from ssd import __version__
 from ssd.importers.common import ModelImportError, dev_figures, file_entry, load_strictly, read_state_dict
 from ssd.nets.aasist import AASIST_CONFIG, AASIST_L_CONFIG, SAMPLE_RATE, AasistConfig
-from ssd.packing import (
-    BACKBONE_NAMES,
-    SCORING_PREFIXES,
-    describe_frontend,
-    eval_policy,
-    frontend_settings,
-    parts_entry,
-    write_packed,
-)
+from ssd.packing.archive import write_packed
+from ssd.packing.card import BACKBONE_NAMES, describe_frontend, figures_table, threshold_lines
+from ssd.packing.experiment import SCORING_PREFIXES, eval_policy, frontend_settings, parts_entry
 from ssd.provenance import git_commit
 from ssd.tasks.multitask import MultiTaskModel
 
@@ -218,20 +212,12 @@ def model_card(manifest: dict[str, Any]) -> str:
         lines.append("None: these sizes are not one of the released configurations.")
     if manifest["figures"]:
         lines += ["", "Measured on the scores given at import:", "",
-                  "| set | bona fide | spoof | EER (%) | min t-DCF |", "|---|---|---|---|---|"]
-        for set_name, fig in manifest["figures"].items():
-            tdcf = f"{fig['min_tdcf']:.4f}" if fig.get("min_tdcf") is not None else "-"
-            lines.append(f"| {set_name} ({fig['scores']}) | {fig['n_bonafide']} | {fig['n_spoof']} | "
-                         f"{100 * fig['eer']:.3f} | {tdcf} |")
-    lines += ["", "## Decision thresholds", ""]
-    if not manifest["thresholds"]:
-        lines.append("- none known (the authors publish none and no dev scores were given at import): "
-                     "`ssd-detect` prints the score with decision `-`; give one with `ssd-detect --threshold "
-                     "<number>` or `Detector.use_threshold(<number>)`, or import again with `--dev-scores`")
-    for key, entry in manifest["thresholds"].items():
-        if isinstance(entry, dict):
-            mark = " (default)" if key == manifest["thresholds"]["default"] else ""
-            lines.append(f"- `{key}`{mark}: {entry['value']} (from the {entry['set']} scores)")
+                  *figures_table(manifest["figures"], with_files=True)]
+    lines += ["", "## Decision thresholds", "",
+              *threshold_lines(manifest["thresholds"], "the authors publish none and no dev scores were "
+                               "given at import; `ssd-detect` prints the score with decision `-`; give "
+                               "one with `ssd-detect --threshold <number>` or "
+                               "`Detector.use_threshold(<number>)`, or import again with `--dev-scores`")]
     lines += [
         "",
         "## Use",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ssd.packing import _finite_or_none, set_figures, thresholds_from_dev
+from ssd.metrics.report import evaluate
+from ssd.metrics.scorefiles import make_trials, read_asv_scores, read_cm_scores, read_protocol
+from ssd.packing.figures import figures_entry, thresholds_from_dev
+from ssd.utils.fileio import file_digest
 
 _SHOW = 6  # how many offending names an error lists
 
@@ -21,12 +23,8 @@ class ModelImportError(ValueError):
 
 def file_entry(path: str | os.PathLike) -> dict[str, Any]:
     """A source file as the manifest records it: its name (not this machine's path), sha256 and size."""
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return {"file": Path(path).name, "sha256": digest.hexdigest(), "bytes": size}
+    digest, size = file_digest(path)
+    return {"file": Path(path).name, "sha256": digest, "bytes": size}
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -77,20 +75,18 @@ def load_strictly(network: nn.Module, state: dict[str, torch.Tensor], source: st
 def dev_figures(scores: str | os.PathLike, protocol: str | os.PathLike | None = None,
                 asv_scores: str | os.PathLike | None = None, dev_set: str = "dev",
                 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(figures, thresholds) of a dev score file, as ssd-pack computes them (:func:`ssd.packing.set_figures`
-    and :func:`ssd.packing.thresholds_from_dev`): the EER threshold, and the min t-DCF one with ASV scores.
+    """(figures, thresholds) of a dev score file, scored as stage 5 scores a set (legacy t-DCF with ASV
+    scores): the EER threshold, and the min t-DCF one with ASV scores.
 
     ``scores``: ``utt attack key score`` lines (ssd's format, labels included), or ``utt score`` lines with
     ``protocol`` giving the labels. A set without a finite EER threshold is an error.
     """
-    figures = set_figures(scores, asv_scores, protocol)
-    figures["scores"] = Path(scores).name  # not this machine's path
-    if asv_scores is not None:
-        figures["asv_scores"] = Path(asv_scores).name
+    trials = make_trials(read_cm_scores(scores), read_protocol(protocol) if protocol is not None else None)
+    report = evaluate(trials, read_asv_scores(asv_scores) if asv_scores is not None else None)
+    figures = figures_entry(report.pooled.to_json(), Path(scores).name,  # names, not this machine's paths
+                            Path(asv_scores).name if asv_scores is not None else None, report.tdcf_variant)
     if protocol is not None:
         figures["protocol"] = Path(protocol).name
-    for key in ("eer_threshold", "min_tdcf_threshold"):
-        figures[key] = _finite_or_none(figures[key])
     if figures["eer_threshold"] is None:
         raise ModelImportError(f"{scores}: the dev scores give no finite EER threshold")
     return figures, thresholds_from_dev(figures, dev_set)

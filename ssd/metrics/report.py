@@ -51,12 +51,14 @@ class Figures:
     min_dcf: float | None = None
     act_dcf: float | None = None
     cllr: float | None = None
+    min_tdcf_threshold: float | None = None  # the CM threshold reaching min_tdcf
 
     def to_json(self) -> dict:
         entry = {
             "eer": self.eer,
             "eer_threshold": self.eer_threshold,
             "min_tdcf": self.min_tdcf,
+            "min_tdcf_threshold": self.min_tdcf_threshold,
             "n_bonafide": self.n_bonafide,
             "n_spoof": self.n_spoof,
         }
@@ -233,16 +235,16 @@ def subset_figures(
     """
     det = det_curve_sorted(scores, is_bona, points)
     eer, threshold = eer_from_det(det)
-    value = None
+    value, tdcf_threshold = None, None
     if point is not None:
         try:
-            value = min_tdcf_from_det(det, point, tdcf or "legacy")[0]
+            value, tdcf_threshold = min_tdcf_from_det(det, point, tdcf or "legacy")
         except TdcfUndefinedError as err:
             notes.append(f"{label}: {err}")
     if counts is None:
         n_bona = int(np.count_nonzero(is_bona))
         counts = (n_bona, int(is_bona.size) - n_bona)
-    fig = Figures(eer, threshold, value, *counts)
+    fig = Figures(eer, threshold, value, *counts, min_tdcf_threshold=tdcf_threshold)
     if metrics == "asvspoof5":
         bona, spoof = scores[is_bona], scores[~is_bona]
         fig = replace(

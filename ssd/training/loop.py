@@ -12,16 +12,10 @@ What a run leaves in the experiment directory (only rank 0 writes):
   losses and dev EER per epoch.
 
 Logging goes to stderr (the recipe's queue script captures it into ``train.log``).
-
-Two environment hooks exist for tests and debugging: ``SSD_STOP_AFTER_STEPS=N`` ends the process
-abruptly (``os._exit``) right after global step ``N``, as a kill would; ``SSD_TRACE_DIR=DIR`` makes
-every rank write ``DIR/rank<r>.json`` with the utterances it trained on per epoch and a hash of its
-state_dict after every step.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -34,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import DataLoader
 
 from ssd.data.dataset import RandomCropDataset, collate_crops, open_table, read_speakers
@@ -54,9 +47,6 @@ log = logging.getLogger(__name__)
 
 # Keys that may change between a run and its resumption: where and how fast it runs, and for how long.
 RESUME_IGNORED = ("run", "train.epochs")
-STOP_ENV = "SSD_STOP_AFTER_STEPS"
-TRACE_ENV = "SSD_TRACE_DIR"
-STOP_EXIT_CODE = 75
 PLOT_INTERVAL_S = 300.0  # curves.png is redrawn at most this often, and after the last epoch
 
 
@@ -68,15 +58,6 @@ def model_info(model: MultiTaskModel) -> dict[str, Any]:
     """Parameter counts of the model's top-level modules and in total."""
     counts = {name: sum(p.numel() for p in child.parameters()) for name, child in model.named_children()}
     return {"parameters": counts, "total": sum(p.numel() for p in model.parameters())}
-
-
-def state_hash(model: nn.Module) -> str:
-    """SHA-256 of the state_dict (weights and BatchNorm statistics): equal hashes, equal models."""
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def write_run_script(path: Path, argv: list[str], ctx: DistContext) -> None:
@@ -109,11 +90,6 @@ class Harness:
         self.hop = int(cfg["eval"]["hop_length"])
         self.policy = check_policy(str(cfg["eval"]["policy"]))
         self.epochs = int(train["epochs"])
-        stop = os.environ.get(STOP_ENV)
-        self.stop_after = int(stop) if stop else None
-        trace = os.environ.get(TRACE_ENV)
-        self.trace_dir = Path(trace) if trace else None
-        self.trace: dict[str, Any] = {"epochs": {}, "step_hashes": []}
 
         if int(cfg["run"]["threads"]) > 0:
             torch.set_num_threads(int(cfg["run"]["threads"]))
@@ -247,7 +223,6 @@ class Harness:
             rng_states = all_gather_objects(get_rng_state(), self.ctx)
             if self.ctx.is_main:
                 self._save(epoch, improved, rng_states)
-            self._write_trace()
             barrier(self.ctx)
         if self.best is not None:
             log.info("best dev EER %.3f%% at epoch %d -> %s", 100 * self.best["dev_eer"], self.best["epoch"],
@@ -264,8 +239,7 @@ class Harness:
         window = torch.zeros(0)
         window_start = time.perf_counter()
         log_every = int(self.cfg["run"]["log_interval"])
-        seen: list[str] = []
-        for step, (feats, labels, speakers, index, *target) in enumerate(self.loader, 1):
+        for step, (feats, labels, speakers, _index, *target) in enumerate(self.loader, 1):
             feats = feats.to(self.ctx.device, non_blocking=True)
             out = self.trainer.train_step(feats, labels.to(self.ctx.device), speakers.to(self.ctx.device),
                                           target[0] if target else None)
@@ -284,9 +258,6 @@ class Harness:
                                     f"{self._last_good()}")
             totals = reduced if totals is None else totals + reduced
             window = reduced if window.numel() == 0 else window + reduced
-            if self.trace_dir is not None:
-                seen += [self.train_table.utts[i] for i in index.tolist()]
-                self.trace["step_hashes"].append(state_hash(self.model))
             if log_every > 0 and (step % log_every == 0 or step == steps):
                 elapsed = max(time.perf_counter() - window_start, 1e-9)
                 mean = {k: float(window[i + 1] / window[0]) for i, k in enumerate(keys)}
@@ -295,13 +266,6 @@ class Harness:
                          self.trainer.lr)
                 window = torch.zeros(0)
                 window_start = time.perf_counter()
-            if self.stop_after is not None and self.global_step >= self.stop_after:
-                self._write_trace(partial_epoch=(epoch, seen))
-                logging.shutdown()
-                sys.stderr.flush()
-                os._exit(STOP_EXIT_CODE)
-        if self.trace_dir is not None:
-            self.trace["epochs"][str(epoch)] = seen
         assert keys is not None and totals is not None
         return {k: float(totals[i + 1] / totals[0]) for i, k in enumerate(keys)}, int(totals[0])
 
@@ -339,13 +303,3 @@ class Harness:
         if epoch == self.epochs or now - self.last_plot >= PLOT_INTERVAL_S:
             plot_history(self.exp_dir / "curves.png", self.history, title=self.exp_dir.name)
             self.last_plot = now
-
-    def _write_trace(self, partial_epoch: tuple[int, list[str]] | None = None) -> None:
-        if self.trace_dir is None:
-            return
-        trace = dict(self.trace)
-        if partial_epoch is not None:
-            trace["epochs"] = {**trace["epochs"], str(partial_epoch[0]): partial_epoch[1]}
-        trace["final_hash"] = state_hash(self.model)
-        with atomic_write(self.trace_dir / f"rank{self.ctx.rank}.json") as f:
-            json.dump(trace, f)

@@ -125,7 +125,7 @@ def test_bad_training_frames_are_refused_by_name(frames: np.ndarray, components:
 
 # --- the system on real Kaldi dumps ---------------------------------------------------------------------
 
-def write_dump(out: Path, rng: np.random.Generator, per_class: int, prefix: str,
+def write_gaussian_dump(out: Path, rng: np.random.Generator, per_class: int, prefix: str,
                poison: str | None = None) -> Path:
     """A dump dir written by ssd's own ark writer: bona fide N(0, I), spoof shifted and narrower."""
     out.mkdir(parents=True, exist_ok=True)
@@ -151,8 +151,8 @@ def write_dump(out: Path, rng: np.random.Generator, per_class: int, prefix: str,
 def dumps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     rng = np.random.default_rng(2019)
     root = tmp_path_factory.mktemp("gmm_dump")
-    return {"train": write_dump(root / "train", rng, 20, "T"),
-            "eval": write_dump(root / "eval", rng, 20, "E")}
+    return {"train": write_gaussian_dump(root / "train", rng, 20, "T"),
+            "eval": write_gaussian_dump(root / "eval", rng, 20, "E")}
 
 
 @pytest.fixture(scope="module")
@@ -281,6 +281,6 @@ def test_scoring_needs_features_for_every_labelled_utterance(model: LfccGmm, dum
 
 
 def test_bad_features_are_refused_naming_the_utterance(tmp_path: Path) -> None:
-    dump = write_dump(tmp_path / "train", np.random.default_rng(0), 4, "P", poison="P003")
+    dump = write_gaussian_dump(tmp_path / "train", np.random.default_rng(0), 4, "P", poison="P003")
     with pytest.raises(ValueError, match="utterance P003 has NaN or infinite features"):
         train(dump, components=2, iterations=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from train_helpers import DEBUG_YAML, write_dump
+from helpers import DEBUG_YAML, write_dump
 
 
 @pytest.fixture(scope="session")
@@ -15,7 +15,7 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     debug = root / "train_debug.yaml"
     debug.write_text(DEBUG_YAML)
     return {
-        "train": write_dump(root / "train", 40, 0, ["LA_0001", "LA_0002", "LA_0003", "LA_0004"]),
-        "dev": write_dump(root / "dev", 16, 1, ["LA_0101", "LA_0102"], prefix="D"),
+        "train": write_dump(root / "train", 40, ["LA_0001", "LA_0002", "LA_0003", "LA_0004"], seed=0),
+        "dev": write_dump(root / "dev", 16, ["LA_0101", "LA_0102"], seed=1, prefix="D"),
         "debug": debug,
     }

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from train_helpers import CONF
+from helpers import CONF
 
 from ssd.bin.infer import main as infer_main
 from ssd.bin.train import main as train_main
@@ -87,10 +87,13 @@ def test_backbone_trains_vanilla_and_with_an_auxiliary_task_then_scores(backbone
         assert detector.score_files([str(wav)])[0].score == pytest.approx(stage4, rel=1e-5, abs=1e-6)
         assert detector.frontend.name == "raw" and detector.window == 4000
         onnxruntime = pytest.importorskip("onnxruntime")
-        pack_experiment(exp, tmp_path / "m.zip", require_threshold=False)
+        pack_experiment(exp, tmp_path / "m.zip", require_threshold=False)  # no stage 5: no threshold
         detector = Detector.load(tmp_path / "m.zip")
+        assert detector.threshold is None
         detector.export_onnx(tmp_path / "m.onnx")
         session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
+        meta = session.get_modelmeta().custom_metadata_map
+        assert (meta["ssd.threshold"], meta["ssd.threshold_name"]) == ("None", "")
         wave, _ = sf.read(wav, dtype="float64")
         batch = detector.window_batch(detector.features(wave, FS))
         assert batch.shape[1:] == (4000,) and session.get_inputs()[0].name == "waveform"

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from detector_helpers import REPO, TinyExperiment, read_score_file, tiny_experiment
+from detector_helpers import TinyExperiment, read_score_file, tiny_experiment
+from helpers import REPO
 from scipy.signal import resample_poly
 
 from ssd.bin import detect

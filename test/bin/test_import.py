@@ -22,7 +22,9 @@ import torch
 from ssd.bin import detect, import_model
 from ssd.detector import Detector
 from ssd.importers.aasist import MIT_LICENSE
-from ssd.packing import read_packed, set_figures
+from ssd.metrics.report import evaluate
+from ssd.metrics.scorefiles import make_trials, read_cm_scores
+from ssd.packing import read_packed
 
 REPO = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-4  # the fixture README's: the reference logits are printed to 6 decimals
@@ -205,13 +207,13 @@ def test_state_dicts_that_do_not_fit_are_clear_errors(aasist_dir: Path, tmp_path
 
 def test_dev_scores_set_the_threshold(archives: dict[str, Path], aasist_dir: Path, tmp_path: Path,
                                       caplog: pytest.LogCaptureFixture):
-    """Dev scores give the dev EER threshold as ssd-pack computes it, from ssd's 4-column format or from
-    'utt score' lines labelled by a protocol (a data dir's utt2label)."""
+    """Dev scores give the dev EER threshold as stage 5 and ssd-score compute it, from ssd's 4-column
+    format or from 'utt score' lines labelled by a protocol (a data dir's utt2label)."""
     bona, spoof = [0.8, 1.9, 2.5, -0.2], [-3.0, -1.2, 0.4, -2.2]
     four = tmp_path / "dev.txt"
     four.write_text("".join(f"B{i} - bonafide {s}\n" for i, s in enumerate(bona))
                     + "".join(f"S{i} A01 spoof {s}\n" for i, s in enumerate(spoof)))
-    expected = set_figures(four)["eer_threshold"]
+    expected = evaluate(make_trials(read_cm_scores(four))).pooled.eer_threshold  # as ssd-score finds it
     two, labels = tmp_path / "dev2.txt", tmp_path / "devdir"
     lines = [line.split() for line in four.read_text().splitlines()]
     two.write_text("".join(f"{utt} {score}\n" for utt, _, _, score in lines))

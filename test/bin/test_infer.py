@@ -7,7 +7,7 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 import pytest
-from train_helpers import run_module, train_argv, write_dump
+from helpers import run_python, train_argv, write_dump
 
 from ssd.bin.infer import main as infer
 from ssd.bin.train import main as train
@@ -37,7 +37,7 @@ def test_score_file_format_and_determinism(dumps: dict[str, Path], exp: Path, tm
         assert (attack, key) == (attacks[utt], labels[utt])
         assert np.isfinite(float(score))
     assert len({r[3] for r in rows}) > 1
-    again = run_module("ssd.bin.infer", [*argv[:-1], str(tmp_path / "again.txt")])
+    again = run_python("ssd.bin.infer", *argv[:-1], str(tmp_path / "again.txt"))
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "again.txt").read_bytes() == out.read_bytes()  # same scores in another process
     infer([*argv[:-1], str(tmp_path / "one.txt"), "--batch-size", "1"])
@@ -80,7 +80,7 @@ def test_errors_name_the_problem(dumps: dict[str, Path], exp: Path, tmp_path: Pa
 def test_non_finite_features_are_refused_naming_the_utterance(dumps: dict[str, Path], exp: Path,
                                                               tmp_path: Path,
                                                               capsys: pytest.CaptureFixture) -> None:
-    dev = write_dump(tmp_path / "dev", 6, 1, ["LA_0101"], prefix="D")
+    dev = write_dump(tmp_path / "dev", 6, ["LA_0101"], seed=1, prefix="D")
     feats = {utt: mat.copy() for utt, mat in kaldiio.load_scp_sequential(str(dev / "feats.scp"))}
     feats["D0003"][2, 5] = np.nan
     kaldiio.save_ark(str(dev / "feats.ark"), feats, scp=str(dev / "feats.scp"))

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import kaldiio
@@ -11,7 +15,16 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from train_helpers import run_module, train_argv, write_dump
+from helpers import (
+    ONE_THREAD,
+    TRACED_TRAIN,
+    kill_group,
+    run_python,
+    start,
+    train_argv,
+    wait_until,
+    write_dump,
+)
 
 from ssd.bin.train import main
 from ssd.data.dataset import FeatureTable, RandomCropDataset
@@ -77,11 +90,16 @@ def test_print_config_and_errors(dumps: dict[str, Path], tmp_path: Path,
 
 def test_resume_after_kill_is_bitwise_identical(dumps: dict[str, Path], tmp_path: Path) -> None:
     main(train_argv(dumps, tmp_path / "whole", "all"))  # in this process: one thread, as the others
-    killed = run_module("ssd.bin.train", train_argv(dumps, tmp_path / "split", "all"),
-                        env={"SSD_STOP_AFTER_STEPS": "7"})  # in epoch 2, after last.pt of epoch 1
-    assert killed.returncode == 75, killed.stderr
+    # The same run as a real process, held after global step 7 (epoch 2, step 2: last.pt of epoch 1 is on
+    # disk) and SIGKILLed there from outside.
+    log, held = tmp_path / "killed.log", tmp_path / "held"
+    proc = start([sys.executable, str(TRACED_TRAIN), "--hold-after-step", "7", str(held),
+                  *train_argv(dumps, tmp_path / "split", "all")], log)
+    wait_until(held.exists, proc, log, "the run held after step 7")
+    assert kill_group(proc) == -signal.SIGKILL
     assert load_checkpoint(tmp_path / "split" / "last.pt")["epoch"] == 1
-    resumed = run_module("ssd.bin.train", train_argv(dumps, tmp_path / "split", "all"))
+    assert len((tmp_path / "split" / "history.tsv").read_text().splitlines()) == 2  # header + epoch 1
+    resumed = run_python("ssd.bin.train", *train_argv(dumps, tmp_path / "split", "all"))
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stderr
     a, b = load_checkpoint(tmp_path / "whole" / "last.pt"), load_checkpoint(tmp_path / "split" / "last.pt")
@@ -116,7 +134,7 @@ def test_resume_refuses_another_config_and_force_restarts(dumps: dict[str, Path]
 def test_divergence_stops_naming_step_and_last_good_checkpoint(dumps: dict[str, Path], tmp_path: Path,
                                                                capsys: pytest.CaptureFixture) -> None:
     # Poison one frame that epoch 2's crop of a long utterance covers but epoch 1's does not.
-    train = write_dump(tmp_path / "train", 40, 0, ["LA_0001", "LA_0002"], min_frames=60, max_frames=80)
+    train = write_dump(tmp_path / "train", 40, ["LA_0001", "LA_0002"], seed=0, frames=(60, 80))
     crops = RandomCropDataset(FeatureTable.from_dir(train), crop_frames=32, seed=0)
     crops.set_epoch(1)
     first = int(crops.offsets[0])
@@ -144,8 +162,10 @@ def test_two_process_ddp_on_cpu(dumps: dict[str, Path], tmp_path: Path) -> None:
     trace = tmp_path / "trace"
     exp = tmp_path / "ddp"
     launcher = ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port())]
-    proc = run_module("ssd.bin.train", train_argv(dumps, exp, "all", "ocsoftmax", "--epochs", "3"),
-                      env={"SSD_TRACE_DIR": str(trace)}, launcher=launcher)
+    # test/traced_train.py: ssd.bin.train with a test-side recorder of batches and per-step state hashes.
+    proc = subprocess.run([sys.executable, *launcher, str(TRACED_TRAIN), "--trace", str(trace),
+                           *train_argv(dumps, exp, "all", "ocsoftmax", "--epochs", "3")],
+                          env={**os.environ, **ONE_THREAD}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((trace / f"rank{r}.json").read_text()) for r in range(2)]
     utts = FeatureTable.from_dir(dumps["train"]).utts  # every sample exactly once per epoch:

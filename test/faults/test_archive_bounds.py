@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssd.packing import (
+from ssd.packing.archive import (
     CONFIG,
     FORMAT_VERSION,
     MANIFEST,

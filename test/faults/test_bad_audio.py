@@ -16,7 +16,8 @@ import kaldiio
 import numpy as np
 import pytest
 import soundfile as sf
-from fault_helpers import CLIPS, FS, link_recipe, make_la_corpus, run_python, run_recipe, speech, write_scp
+from fault_helpers import make_la_corpus
+from helpers import CLIPS, FS, link_recipe, run_python, run_recipe, speech, write_scp
 
 from ssd.bin.compute_lfcc import main as compute_lfcc
 from ssd.data.datadir import read_kv
@@ -158,7 +159,7 @@ def test_recipe_stage2_stops_then_skips_with_skip_bad_utts(
     only_train = ("--stage", "0", "--stop-stage", "2", "--dev-set", "train", "--test-sets", "train")
     dump = recipe / "dump" / "lfcc" / "train"
 
-    failed = run_recipe(recipe, la, *only_train)
+    failed = run_recipe(recipe, *only_train, corpus=la)
     assert failed.returncode != 0
     assert "run.pl" in failed.stderr and "lfcc." in failed.stderr  # names the failing job's log
     logs = "".join(p.read_text() for p in (dump / "log").glob("lfcc.*.log"))
@@ -166,7 +167,7 @@ def test_recipe_stage2_stops_then_skips_with_skip_bad_utts(
         assert utt in logs and f"{utt}.flac" in logs and message in logs
     assert not (dump / ".done").exists() and not (dump / "feats.scp").exists()
 
-    skipped = run_recipe(recipe, la, *only_train, "--skip-bad-utts", "true")
+    skipped = run_recipe(recipe, *only_train, "--skip-bad-utts", "true", corpus=la)
     assert skipped.returncode == 0, skipped.stderr
     assert "warning: train: 2 utterances skipped, listed in dump/lfcc/train/bad_utts" in skipped.stderr
     reasons = read_kv(dump / "bad_utts")

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fault_helpers import PROTOCOLS, REPO, link_recipe, run_recipe, train_args, write_dump
+from fault_helpers import PROTOCOLS
+from helpers import REPO, debug_dumps, link_recipe, run_recipe, train_argv, write_dump
 
 from ssd.bin import infer
 from ssd.bin import train as train_bin
@@ -94,7 +95,7 @@ def test_recipe_stops_at_stage0_on_a_damaged_protocol(la_corpus: Path, tmp_path:
     la = _copy(la_corpus, tmp_path)
     _edit_line(la / TRAIN_PROTOCOL, 2, "LA_0001 LA_T_1000002 - A99 spoof")
     recipe = link_recipe(tmp_path / "recipe")
-    result = run_recipe(recipe, la, "--stage", "0", "--stop-stage", "2")
+    result = run_recipe(recipe, "--stage", "0", "--stop-stage", "2", corpus=la)
     assert result.returncode != 0
     assert f"{TRAIN_PROTOCOL.name}:2: attack 'A99'" in result.stderr
     assert "Stage 1" not in result.stderr and not (recipe / "data").exists()
@@ -159,7 +160,7 @@ def test_speakers_unseen_in_training_are_scored_and_do_not_break_the_speaker_tas
     assert set(eval_speakers) == {UNKNOWN_SPEAKER, speakers.index("LA_0080")}
 
     exp = tmp_path / "exp"
-    train_bin.main(train_args(tmp_path, train, dev, exp, "spk"))
+    train_bin.main(train_argv(debug_dumps(tmp_path, train, dev), exp, "spk"))
     best = load_checkpoint(exp / "best.pt")
     assert best["speakers"] == ["LA_0079", "LA_0080", "LA_0081"]
     assert all(torch.isfinite(v).all() for v in best["model"].values() if v.is_floating_point())

@@ -18,7 +18,8 @@ import kaldiio
 import numpy as np
 import pytest
 import torch
-from fault_helpers import FS, file_size_limit, run_python, speech, write_flac, write_scp
+from fault_helpers import file_size_limit
+from helpers import FS, run_python, speech, write_flac, write_scp
 
 from ssd.data.dataset import FeatureTable
 from ssd.data.windows import window_starts

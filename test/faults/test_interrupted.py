@@ -1,14 +1,16 @@
 """Interrupted stages: a feature job or stage 2 killed (SIGKILL) half-way, then re-run, ends complete and
 byte-identical to an uninterrupted run, and no scp ever points into a truncated ark.
 
-Kills are deterministic: ``SSD_FAULT_EXIT_AFTER_UTTS=N`` makes a feature job SIGKILL itself right after
-its N-th matrix (ssd/frontend/dump.py). Training killed mid-epoch and resumed to the same weights is
-test/bin/test_train.py::test_resume_after_kill_is_bitwise_identical (ssd.bin.train's SSD_STOP_AFTER_STEPS
-hook); a finished stage-2 set being skipped on re-run is test/recipe/test_stages_0_2.py.
+Kills come from outside and hit a known point: a wav.scp pipe entry that blocks until the test opens a
+gate (helpers.gated_pipe) holds a feature job after the matrices before it, the job says it is there by a
+pid file, and the test SIGKILLs it. Training killed mid-epoch and resumed to the same weights is
+test/bin/test_train.py::test_resume_after_kill_is_bitwise_identical; a finished stage-2 set being skipped
+on re-run is test/recipe/test_stages_0_2.py.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -17,10 +19,22 @@ from pathlib import Path
 
 import kaldiio
 import pytest
-from fault_helpers import FS, link_recipe, run_python, run_recipe, speech, write_flac, write_scp
+from helpers import (
+    FS,
+    gated_pipe,
+    kill_group,
+    link_recipe,
+    run_python,
+    run_recipe,
+    speech,
+    start,
+    wait_until,
+    write_flac,
+    write_scp,
+)
 
 from ssd.data.datadir import read_kv, read_scp
-from ssd.frontend.dump import FAULT_ENV, dump_lfcc
+from ssd.frontend.dump import dump_lfcc
 
 SECONDS = (1.3, 0.4, 2.1, 0.1, 0.9)
 
@@ -33,9 +47,9 @@ def wav_scp(tmp_path: Path) -> Path:
     return write_scp(tmp_path / "wav.scp", entries)
 
 
-def _job(wav_scp: Path, out: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _job(wav_scp: Path, out: Path) -> subprocess.CompletedProcess:
     return run_python("ssd.bin.compute_lfcc", "--write-utt2num-frames", str(out / "utt2num_frames"),
-                      str(wav_scp), f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}", env=env)
+                      str(wav_scp), f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}")
 
 
 def _relative_scp(out: Path) -> list[tuple[str, str]]:
@@ -43,52 +57,85 @@ def _relative_scp(out: Path) -> list[tuple[str, str]]:
     return [(utt, spec.replace(str(out), "DIR")) for utt, spec in read_scp(out / "feats.scp")]
 
 
-def test_killed_job_leaves_no_scp_and_its_rerun_is_byte_identical(wav_scp: Path, tmp_path: Path) -> None:
-    reference = tmp_path / "reference"
-    dump_lfcc(wav_scp, f"ark,scp:{reference / 'feats.ark'},{reference / 'feats.scp'}", fs=FS,
-              utt2num_frames=reference / "utt2num_frames")
+def _gated(wav_scp: Path, gate: Path, utts: set[str]) -> Path:
+    """A copy of ``wav_scp`` whose ``utts`` are pipes blocking until ``gate`` exists (helpers.gated_pipe)."""
+    entries = [(utt, gated_pipe(Path(spec), gate) if utt in utts else spec)
+               for utt, spec in read_scp(wav_scp)]
+    return write_scp(wav_scp.with_name(f"gated_{wav_scp.name}"), entries)
 
+
+def _wait_for_pids(gate: Path, count: int, proc: subprocess.Popen, log: Path) -> list[int]:
+    """The pids of the ``count`` feature jobs now blocked at a gated entry."""
+    reached = lambda: sorted(gate.parent.glob(f"{gate.name}.*.pid"))  # noqa: E731
+    wait_until(lambda: len(reached()) == count and all(p.read_text().strip() for p in reached()), proc, log,
+               f"{count} job(s) blocked at a gated utterance")
+    return [int(p.read_text()) for p in reached()]
+
+
+def test_killed_job_leaves_no_scp_and_its_rerun_is_byte_identical(wav_scp: Path, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    gated = _gated(wav_scp, gate, {"utt2"})  # the job blocks on its third utterance, two written
+    reference = tmp_path / "reference"
+    gate.touch()
+    dump_lfcc(gated, f"ark,scp:{reference / 'feats.ark'},{reference / 'feats.scp'}", fs=FS,
+              utt2num_frames=reference / "utt2num_frames")
     out = tmp_path / "out"
-    assert _job(wav_scp, out).returncode == 0  # an earlier, complete run of the same job
-    killed = _job(wav_scp, out, env={FAULT_ENV: "2"})
-    assert killed.returncode == -signal.SIGKILL
+    assert _job(gated, out).returncode == 0  # an earlier, complete run of the same job
+
+    gate.unlink()
+    for stale in tmp_path.glob("gate.*.pid"):  # left by the two runs above
+        stale.unlink()
+    log = tmp_path / "killed.log"
+    proc = start([sys.executable, "-m", "ssd.bin.compute_lfcc", "--write-utt2num-frames",
+                  str(out / "utt2num_frames"), str(gated),
+                  f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}"], log)
+    assert _wait_for_pids(gate, 1, proc, log) == [proc.pid]
+    assert kill_group(proc) == -signal.SIGKILL  # the job and its pipe, from outside
     # The old scp pointed into the ark the killed run was rewriting: it must be gone, as must the
     # old utt2num_frames; what is left is an ark that nothing refers to.
     assert not (out / "feats.scp").exists() and not (out / "utt2num_frames").exists()
     assert (out / "feats.ark").stat().st_size < (reference / "feats.ark").stat().st_size
 
-    assert _job(wav_scp, out).returncode == 0
+    gate.touch()
+    assert _job(gated, out).returncode == 0
     assert (out / "feats.ark").read_bytes() == (reference / "feats.ark").read_bytes()
     assert _relative_scp(out) == _relative_scp(reference)
     assert (out / "utt2num_frames").read_bytes() == (reference / "utt2num_frames").read_bytes()
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_hook_value_must_be_a_number(wav_scp: Path, tmp_path: Path) -> None:
-    result = _job(wav_scp, tmp_path / "out", env={FAULT_ENV: "two"})
-    assert result.returncode == 1 and f"{FAULT_ENV}='two'" in result.stderr
-
-
 def test_recipe_stage2_killed_then_rerun_is_complete_and_identical(la_corpus: Path, tmp_path: Path) -> None:
     recipe = link_recipe(tmp_path / "recipe")
-    only_train = ("--stage", "0", "--stop-stage", "2", "--dev-set", "train", "--test-sets", "train")
+    sets = ("--dev-set", "train", "--test-sets", "train")
     dump = recipe / "dump" / "lfcc" / "train"
-
-    killed = run_recipe(recipe, la_corpus, *only_train, env={FAULT_ENV: "1"})
-    assert killed.returncode != 0
-    assert "lfcc.1.log" in killed.stderr or "lfcc.2.log" in killed.stderr
+    assert run_recipe(recipe, "--stage", "0", "--stop-stage", "1", *sets, corpus=la_corpus).returncode == 0
+    # The second utterance blocks until the gate opens: job 1 (utterances 1-2 of wav.scp) writes one
+    # matrix, then waits there, and is SIGKILLed from outside, as a cluster's time limit would.
+    wav_scp = recipe / "data" / "train" / "wav.scp"
+    gate = tmp_path / "gate"
+    gated = _gated(wav_scp, gate, {read_scp(wav_scp)[1][0]})
+    gated.replace(wav_scp)
+    log = tmp_path / "killed.log"
+    proc = start(["bash", str(recipe / "run.sh"), "--asvspoof2019-la", str(la_corpus), "--nj", "2",
+                  "--stage", "2", "--stop-stage", "2", *sets], log, cwd=recipe)
+    for pid in _wait_for_pids(gate, 1, proc, log):
+        os.kill(pid, signal.SIGKILL)
+    gate.touch()  # lets the killed jobs' orphaned pipes end
+    assert proc.wait(timeout=120) != 0
+    killed = log.read_text()
+    assert "lfcc.1.log" in killed, killed
     assert not (dump / ".done").exists() and not (dump / "feats.scp").exists()
-    assert not list((dump / "data").glob("feats.*.scp"))  # no job published an scp
+    assert (dump / "data" / "feats.1.ark").is_file() and not (dump / "data" / "feats.1.scp").exists()
 
-    rerun = run_recipe(recipe, la_corpus, *only_train)
+    rerun = run_recipe(recipe, "--stage", "2", "--stop-stage", "2", *sets, corpus=la_corpus)
     assert rerun.returncode == 0, rerun.stderr
     assert (dump / ".done").exists()
     reference = tmp_path / "reference"
-    dump_lfcc(recipe / "data" / "train" / "wav.scp", f"ark,scp:{reference / 'f.ark'},{reference / 'f.scp'}",
+    dump_lfcc(wav_scp, f"ark,scp:{reference / 'f.ark'},{reference / 'f.scp'}",
               fs=FS, utt2num_frames=reference / "utt2num_frames")
     expected = dict(kaldiio.load_scp_sequential(str(reference / "f.scp")))
     got = dict(kaldiio.load_scp_sequential(str(dump / "feats.scp")))
-    assert sorted(got) == sorted(expected) == sorted(read_kv(recipe / "data" / "train" / "wav.scp"))
+    assert sorted(got) == sorted(expected) == sorted(read_kv(wav_scp))
     for utt, mat in expected.items():
         assert got[utt].tobytes() == mat.tobytes(), utt
     assert read_kv(dump / "utt2num_frames") == read_kv(reference / "utt2num_frames")

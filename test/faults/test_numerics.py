@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fault_helpers import train_args, write_dump
+from helpers import debug_dumps, train_argv, write_dump
 
 from ssd.bin import infer
 from ssd.bin import train as train_bin
@@ -35,7 +35,7 @@ def test_nan_loss_in_the_first_step_stops_before_any_checkpoint(tmp_path: Path,
     train = write_dump(tmp_path / "train", 16, SPEAKERS, seed=0, poison=poison)
     dev = write_dump(tmp_path / "dev", 8, SPEAKERS, seed=1, prefix="D")
     exp = tmp_path / "exp"
-    err = _train_expecting_failure(train_args(tmp_path, train, dev, exp), capsys)
+    err = _train_expecting_failure(train_argv(debug_dumps(tmp_path, train, dev), exp), capsys)
     assert "non-finite loss at epoch 1 step 1 (global step 1)" in err
     assert "last good checkpoint: none (no epoch completed)" in err
     assert not (exp / "best.pt").exists() and not (exp / "last.pt").exists()
@@ -47,7 +47,7 @@ def test_non_finite_dev_scores_never_make_a_best_checkpoint(tmp_path: Path, caps
     train = write_dump(tmp_path / "train", 16, SPEAKERS, seed=0)
     dev = write_dump(tmp_path / "dev", 8, SPEAKERS, seed=1, prefix="D", poison={"D0003": value})
     exp = tmp_path / "exp"
-    err = _train_expecting_failure(train_args(tmp_path, train, dev, exp), capsys)
+    err = _train_expecting_failure(train_argv(debug_dumps(tmp_path, train, dev), exp), capsys)
     assert "non-finite dev scores after epoch 1" in err
     assert "last good checkpoint: none (no epoch completed)" in err
     assert not (exp / "best.pt").exists() and not (exp / "last.pt").exists()
@@ -60,7 +60,7 @@ def test_non_finite_features_at_inference_never_reach_the_results(tmp_path: Path
     dev = write_dump(tmp_path / "dev", 8, SPEAKERS, seed=1, prefix="D")
     evl = write_dump(tmp_path / "eval", 8, SPEAKERS, seed=2, prefix="E", poison={"E0002": np.nan})
     exp = tmp_path / "exp"
-    train_bin.main(train_args(tmp_path, train, dev, exp))
+    train_bin.main(train_argv(debug_dumps(tmp_path, train, dev), exp))
     scores = exp / "scores" / "eval.txt"
     try:
         infer.main(["--exp-dir", str(exp), "--data-dir", str(evl), "--out", str(scores), "--threads", "1"])

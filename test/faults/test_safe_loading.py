@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from fault_helpers import REPO, speech, train_args, write_dump, write_flac
+from helpers import REPO, debug_dumps, speech, train_argv, write_dump, write_flac
 
 from ssd.bin import infer
 from ssd.bin import train as train_bin
 from ssd.bin.detect import main as detect_main
 from ssd.bin.pack import main as pack_main
-from ssd.packing import MANIFEST, WEIGHTS, sha256_hex, write_packed
+from ssd.packing.archive import MANIFEST, WEIGHTS, sha256_hex, write_packed
 from ssd.utils.checkpoint import FORMAT, load_checkpoint
 
 PACKAGE = REPO / "ssd"
@@ -83,6 +83,7 @@ def test_hostile_model_files_are_refused_by_every_loader(tmp_path: Path,
     _hostile_checkpoint(exp / "last.pt", marker)
     train = write_dump(tmp_path / "train", 8, ["s1"], seed=0)
     dev = write_dump(tmp_path / "dev", 4, ["s2"], seed=1, prefix="D")
+    argv = train_argv(debug_dumps(tmp_path, train, dev), exp)
     audio = write_flac(tmp_path / "probe.flac", speech(0.5))
     archive = _hostile_archive(tmp_path / "hostile.zip", marker)
 
@@ -91,7 +92,7 @@ def test_hostile_model_files_are_refused_by_every_loader(tmp_path: Path,
     loaders = {
         "infer (stage 4)": lambda: infer.main(["--exp-dir", str(exp), "--data-dir", str(dev),
                                                "--out", str(tmp_path / "scores.txt")]),
-        "train resuming last.pt (stage 3)": lambda: train_bin.main(train_args(tmp_path, train, dev, exp)),
+        "train resuming last.pt (stage 3)": lambda: train_bin.main(argv),
         "pack (stage 6)": lambda: pack_main(["--exp-dir", str(exp), "--out", str(tmp_path / "p.zip")]),
         "ssd-detect on the experiment": lambda: detect_main([str(audio), "--model", str(exp)]),
         "ssd-detect on an archive": lambda: detect_main([str(audio), "--model", str(archive)]),

@@ -21,7 +21,7 @@ import pytest
 import soundfile as sf
 import torch
 from detector_helpers import TinyExperiment, tiny_experiment
-from fault_helpers import CLIPS, FS, REPO, speech, write_dump, write_scp
+from helpers import CLIPS, FS, REPO, speech, write_dump, write_scp
 
 from ssd.bin import compute_lfcc, detect, infer
 from ssd.data.dataset import FeatureTable

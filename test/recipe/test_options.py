@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from recipe_helpers import link_recipe
+from helpers import link_recipe
 
 RECIPE = Path("egs") / "asvspoof2019_la"
 
@@ -53,7 +53,7 @@ def test_path_sh_installs_nothing(repo_root, tmp_path):
 
 @pytest.fixture
 def scratch_recipe(repo_root, tmp_path) -> Path:
-    return link_recipe(repo_root, tmp_path / "recipe")
+    return link_recipe(tmp_path / "recipe")
 
 
 def test_cmd_backend_option_reaches_cmd_sh(scratch_recipe):

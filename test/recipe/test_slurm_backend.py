@@ -16,7 +16,7 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 import pytest
-from recipe_helpers import TINY_TRAINING, link_recipe, run_recipe
+from helpers import TINY_TRAINING, TRACED_TRAIN, link_recipe, run_recipe
 
 from ssd.data.dataset import FeatureTable
 
@@ -44,7 +44,7 @@ def slurm_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def slurm_recipe(tmp_path_factory, repo_root, trained_recipe, slurm_env) -> Path:
     """Stages 2-4 of the trained recipe's data again, every job submitted through slurm.pl."""
-    recipe = link_recipe(repo_root, tmp_path_factory.mktemp("slurm_recipe"))
+    recipe = link_recipe(tmp_path_factory.mktemp("slurm_recipe"))
     os.symlink(trained_recipe / "downloads", recipe / "downloads")
     shutil.copytree(trained_recipe / "data", recipe / "data")
     # The option, not an environment variable: cm.sh once parsed it after cmd.sh had set the launchers.
@@ -79,16 +79,18 @@ def test_same_scores_as_local(slurm_recipe, trained_recipe):
 
 
 def test_two_rank_ddp_through_slurm(trained_recipe, slurm_env, tmp_path, repo_root):
+    # test/traced_train.py: ssd.bin.train with a test-side recorder of batches and per-step state hashes.
     trace = tmp_path / "trace"
     exp = tmp_path / "exp"
     train = trained_recipe / "dump" / "lfcc" / "train"
     cmd = [str(repo_root / "utils" / "slurm.pl"), "--config", "conf/slurm.conf", "--ntasks-per-node", "2",
-           str(tmp_path / "ddp.log"), "srun", "python", "-m", "ssd.bin.train",
+           str(tmp_path / "ddp.log"), "srun", "python", str(TRACED_TRAIN),
+           "--trace", str(trace),
            "--config", "conf/train_ocsoftmax_all.yaml", "--base", "conf/train_mini.yaml", "--epochs", "2",
            "--run.threads", "1", "--train-dir", str(train),
            "--dev-dir", str(trained_recipe / "dump" / "lfcc" / "dev"), "--exp-dir", str(exp)]
     proc = subprocess.run(cmd, cwd=trained_recipe, capture_output=True, text=True, timeout=900,
-                          env={**slurm_env, "SSD_TRACE_DIR": str(trace)})
+                          env=slurm_env)
     assert proc.returncode == 0, proc.stderr + (tmp_path / "ddp.log").read_text()[-5000:]
     ranks = [json.loads((trace / f"rank{r}.json").read_text()) for r in range(2)]
     utts = FeatureTable.from_dir(train).utts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import kaldiio
 import numpy as np
-from recipe_helpers import run_recipe
+from helpers import run_recipe
 
 from ssd.data.datadir import read_kv
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
-from recipe_helpers import TINY_TRAINING, run_recipe
+from helpers import TINY_TRAINING, link_recipe, run_recipe
 
 from ssd.data.datadir import read_kv
 
@@ -80,11 +81,7 @@ def test_sharded_inference_is_byte_identical(trained_recipe):
 
 def test_several_seeds_train_each_variant_and_aggregate(trained_recipe, repo_root, tmp_path):
     """--seeds "0 1": exp/<tag>_s<seed> per run, and stage 5 adds the seed statistics."""
-    import os
-
-    from recipe_helpers import link_recipe
-
-    recipe = link_recipe(repo_root, tmp_path / "seeds")
+    recipe = link_recipe(tmp_path / "seeds")
     os.symlink(trained_recipe / "dump", recipe / "dump")
     result = run_recipe(recipe, "--stage", "3", "--stop-stage", "5", "--variants", "vanilla spk",
                         "--seeds", "0 1", "--train-opts", "--epochs 1")

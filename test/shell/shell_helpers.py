@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 UTILS = REPO / "utils"
 
 
@@ -22,15 +21,6 @@ def run(
     if check and proc.returncode != 0:
         pytest.fail(f"{args} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
-
-
-def need(condition: bool, reason: str) -> None:
-    """Skip when a service or fixture is missing; fail instead under CI=true, where it must be there."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
 
 
 _STARTED = re.compile(r"^# Started at (\S+)", re.M)

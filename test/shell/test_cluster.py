@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from shell_helpers import UTILS, log_record, max_overlap, need, run
+from helpers import need
+from shell_helpers import UTILS, log_record, max_overlap, run
 
 TEST_SLURM_CONF = Path(os.environ.get("SSD_SLURM_DIR", "/tmp/ssd-slurm")) / "etc" / "slurm.conf"
 

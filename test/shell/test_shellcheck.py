@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from shell_helpers import REPO, UTILS, need, run
+from helpers import REPO, need
+from shell_helpers import UTILS, run
 
 SCRIPTS = sorted([*UTILS.glob("*.sh"), *Path(__file__).parent.glob("*.sh")])
 

@@ -1,14 +1,19 @@
-"""Deterministic, batched scoring of whole utterances with a trained model.
+"""Deterministic, batched scoring of whole utterances with a trained model, in one job or in shards.
 
-Each utterance becomes its evaluation windows (:mod:`ssd.data.windows`); windows of consecutive
-utterances are packed into batches of ``batch_size`` windows, scored in eval mode without gradients,
-and each utterance gets the mean of its windows' scores (higher = more bona fide). Eval mode makes
-every window's score independent of the other windows of its batch up to rounding: CPU convolution
-kernels for 1-3 samples round differently from those for larger batches (1e-5 on the paper model), so
-a batch of fewer than :data:`MIN_BATCH` windows is padded with zero windows whose scores are dropped.
-What remains is a window's position inside its batch (about 1e-7 relative on this CPU): score files
-of the same set scored in other groupings (sharded stage 4, ``ssd-detect``) agree to that, not bit for
-bit.
+Each utterance becomes its evaluation windows (:mod:`ssd.data.windows`); the windows of the utterances
+in order are cut into batches of ``batch_size`` windows (a batch may hold the end of one utterance and
+the start of the next), scored in eval mode without gradients, and each utterance gets the mean of its
+windows' scores (higher = more bona fide). A batch of fewer than :data:`MIN_BATCH` windows (only the
+last one can be) is padded with zero windows whose scores are dropped: CPU kernels for 1-3 samples
+round differently.
+
+A window's score still depends, by a rounding (about 1e-7 relative), on its batch's size and its
+position in it. Sharded scoring therefore keeps the batches of the whole set: shard ``k`` of ``n``
+takes a contiguous run of the set's batches, owns the utterances whose first window lies in them, and
+also scores the batch its last utterance ends in (the next shard scores that batch too, keeping the
+windows it owns). Every window is scored in the same batch at the same position whatever the number
+of shards, so the shards' score lines, merged, are byte-identical to one job's. Other groupings
+(``ssd-detect``, a subset of utterances) agree to the rounding only.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ssd.data.dataset import FeatureTable
-from ssd.data.windows import eval_windows
+from ssd.data.windows import eval_windows, window_count
 from ssd.utils.checkpoint import load_checkpoint, load_model_state
 from ssd.utils.progress import Progress
 
@@ -52,34 +58,77 @@ class _WindowedUtterances(Dataset):
                                       self.policy)
 
 
+@dataclass(frozen=True)
+class ShardPlan:
+    """What one shard scores: the positions it owns, and the run of the set's windows it computes."""
+
+    owned: list[int]  # positions (into the scored indices) whose scores this shard returns
+    touched: list[int]  # positions whose windows it reads: owned, plus neighbours sharing a batch
+    skip: int  # windows of touched[0] before the shard's first batch (another shard's)
+    windows: int  # windows it scores, from its first batch on
+
+
+def plan_shard(counts: Sequence[int], batch_size: int, shard: int = 0, num_shards: int = 1) -> ShardPlan:
+    """The plan of shard ``shard`` (0-based) of ``num_shards`` over utterances of ``counts`` windows."""
+    if not 0 <= shard < num_shards:
+        raise ValueError(f"shard {shard + 1} of {num_shards}: need 1 <= shard <= the number of shards")
+    ends = np.cumsum(np.asarray(counts, dtype=np.int64))
+    starts = ends - np.asarray(counts, dtype=np.int64)
+    total = int(ends[-1]) if len(ends) else 0
+    batches = -(-total // batch_size)
+    first, last = shard * batches // num_shards, (shard + 1) * batches // num_shards
+    lo, hi = first * batch_size, last * batch_size
+    owned = [int(i) for i in np.flatnonzero((starts >= lo) & (starts < hi))]
+    if not owned:
+        return ShardPlan([], [], 0, 0)
+    end = min(-(-int(ends[owned[-1]]) // batch_size) * batch_size, total)
+    touched = [int(i) for i in np.flatnonzero((ends > lo) & (starts < end))]
+    return ShardPlan(owned, touched, lo - int(starts[touched[0]]), end - lo)
+
+
+def table_plan(table: FeatureTable, indices: Sequence[int], length: int, hop: int, batch_size: int,
+               policy: str = "windowed", shard: tuple[int, int] = (0, 1)) -> ShardPlan:
+    """The :class:`ShardPlan` of shard ``shard`` = (k, n) over ``indices`` of ``table`` (its lengths)."""
+    if shard == (0, 1):
+        everything = list(range(len(indices)))
+        return ShardPlan(everything, everything, 0, -1)
+    counts = [window_count(int(table.num_frames[i]), length, hop, policy) for i in indices]
+    return plan_shard(counts, batch_size, *shard)
+
+
 @torch.inference_mode()
 def score_table(model: nn.Module, table: FeatureTable, length: int, hop: int, batch_size: int,
                 device: torch.device, indices: Sequence[int] | None = None, num_workers: int = 0,
-                progress: bool = True, desc: str = "scoring", policy: str = "windowed") -> np.ndarray:
+                progress: bool = True, desc: str = "scoring", policy: str = "windowed",
+                shard: tuple[int, int] = (0, 1)) -> np.ndarray:
     """Scores (float64, one per utterance) of ``indices`` (default: all) of ``table``.
 
     ``model`` must offer ``score(feats (B, dims, length)) -> (B,)``; it is switched to eval mode for
     the call and back to its previous mode afterwards. ``policy`` names the evaluation windows
-    (:data:`ssd.data.windows.EVAL_POLICIES`).
+    (:data:`ssd.data.windows.EVAL_POLICIES`). ``shard`` = (k, n), 0-based: only the utterances shard k
+    of n owns get a score, the others NaN (see the module docstring); the table's ``num_frames`` plans it.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     indices = list(range(len(table))) if indices is None else list(indices)
+    plan = table_plan(table, indices, length, hop, batch_size, policy, shard)
     sums = np.zeros(len(indices))
-    counts = np.zeros(len(indices), dtype=np.int64)
+    counts_seen = np.zeros(len(indices), dtype=np.int64)
     was_training = model.training
     model.eval()
-    loader = DataLoader(_WindowedUtterances(table, indices, length, hop, policy), batch_size=None,
-                        num_workers=num_workers, shuffle=False)
-    meter = Progress(len(indices), desc, log, enabled=progress)
+    loader = DataLoader(_WindowedUtterances(table, [indices[p] for p in plan.touched], length, hop, policy),
+                        batch_size=None, num_workers=num_workers, shuffle=False)
+    meter = Progress(len(plan.touched), desc, log, enabled=progress)
     pending: list[tuple[np.ndarray, int]] = []  # (windows, position) not yet scored, in order
     first = 0  # windows of pending[0] already scored
     held = 0
+    left = plan.windows  # windows still to score (negative: all of them)
 
     def score_batch(n: int) -> None:
         """Score the next ``n`` pending windows, taking them chunk by chunk (linear in the windows)."""
-        nonlocal first, held
+        nonlocal first, held, left
         parts, owners = [], []
+        left -= n
         while n > 0:
             windows, position = pending[0]
             take = min(n, len(windows) - first)
@@ -101,21 +150,26 @@ def score_table(model: nn.Module, table: FeatureTable, length: int, hop: int, ba
         scores = scores[:len(batch)]
         owner = np.concatenate(owners)
         np.add.at(sums, owner, scores)
-        np.add.at(counts, owner, 1)
+        np.add.at(counts_seen, owner, 1)
         held -= len(batch)
 
     try:
-        for position, windows in loader:
+        for order, (_, windows) in enumerate(loader):
+            position = plan.touched[order]
+            if order == 0 and plan.skip:  # the end of an utterance whose first window is another shard's
+                windows = windows[plan.skip:]
             pending.append((windows, position))
             held += len(windows)
-            while held >= batch_size:
+            while held >= batch_size and left != 0:
                 score_batch(batch_size)
             meter.update()
-        if held:
-            score_batch(held)
+        if held and left != 0:
+            score_batch(held if left < 0 else min(held, left))
     finally:
         model.train(was_training)
-    return sums / counts
+    scores = np.full(len(indices), np.nan)
+    scores[plan.owned] = sums[plan.owned] / counts_seen[plan.owned]
+    return scores
 
 
 def load_model(checkpoint: str | os.PathLike, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:

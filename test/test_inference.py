@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ssd.data.dataset import FeatureTable
-from ssd.inference import score_table
+from ssd.inference import plan_shard, score_table, table_plan
 from ssd.tasks.multitask import MultiTaskModel
 
 CFG = {"model": {"resnet": {"stem_channels": 4, "channels": [4, 8, 8, 8], "blocks": [1, 1, 1, 1],
@@ -67,3 +67,32 @@ def test_scoring_restores_training_mode(table: FeatureTable, model: MultiTaskMod
     score_table(model, table, 32, 16, 4, torch.device("cpu"), indices=[0], progress=False)
     assert model.training
     model.eval()
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 8])
+def test_shards_partition_the_set_and_keep_every_score_bit_for_bit(table: FeatureTable, model: MultiTaskModel,
+                                                                    batch_size: int) -> None:
+    cpu = torch.device("cpu")
+    whole = score_table(model, table, 32, 16, batch_size, cpu, progress=False)
+    for shards in (2, 3, 4, 7, 25):  # 25: more shards than batches, so some own nothing
+        merged = np.full(len(table), np.nan)
+        owners = np.zeros(len(table), dtype=int)
+        for k in range(shards):
+            part = score_table(model, table, 32, 16, batch_size, cpu, progress=False, shard=(k, shards))
+            mine = table_plan(table, range(len(table)), 32, 16, batch_size, "windowed", (k, shards)).owned
+            assert np.isnan(np.delete(part, mine)).all()
+            merged[mine] = part[mine]
+            owners[mine] += 1
+        assert (owners == 1).all(), f"{shards} shards: every utterance in exactly one"
+        assert merged.tobytes() == whole.tobytes(), f"{shards} shards, batch {batch_size}"
+
+
+def test_shard_plan_shares_the_batches_an_utterance_spans() -> None:
+    # 10 windows in batches of 4: [0-3] [4-7] [8-9]; utterances of 3, 3, 4 windows start at 0, 3, 6.
+    # Shard 1 owns batch 0 (utterances 0 and 1), and scores batch 1 too, where utterance 1 ends; shard 2
+    # owns batches 1-2 (utterance 2 starts there) and reads utterance 1 for its tail in batch 1.
+    first, second = plan_shard([3, 3, 4], 4, 0, 2), plan_shard([3, 3, 4], 4, 1, 2)
+    assert (first.owned, first.touched, first.skip, first.windows) == ([0, 1], [0, 1, 2], 0, 8)
+    assert (second.owned, second.touched, second.skip, second.windows) == ([2], [1, 2], 1, 6)
+    with pytest.raises(ValueError, match="shard 3 of 2"):
+        plan_shard([3], 4, 2, 2)

@@ -10,6 +10,11 @@
 #   stage 4 infer     dump/<frontend>/<set>, best.pt -> exp/<tag>/scores/<set>.txt
 #   stage 5 score     scores + dump/<frontend>/<set>/asv_scores.txt -> exp/<tag>/RESULTS.md, RESULTS.md
 #   stage 6 pack      exp/<tag>, scores           -> exp/<tag>/packed/<tag>.zip (for ssd-detect --model)
+#
+# With --model (a packed detector or an experiment directory) the recipe evaluates that model instead:
+# stages 3 and 6 have nothing to do, stage 2 computes the model's front end, stage 4 scores with it into
+# exp/<model name>/scores/, and stage 5 reports (plus local/score.sh, when the recipe has one: the
+# per-condition tables of a corpus's own keys).
 set -euo pipefail
 
 log() {
@@ -53,6 +58,7 @@ train_opts=""         # extra options for ssd.bin.train, e.g. "--epochs 3 --data
 infer_opts=""         # extra options for ssd.bin.infer
 score_opts=""         # extra options for ssd.bin.results
 pack_opts=""          # extra options for ssd.bin.pack (stage 6)
+model=""              # evaluate this trained detector (a packed .zip or an experiment dir) instead of training: stages 3 and 6 skipped
 # End configuration section.
 
 # shellcheck disable=SC2034  # read by parse_options.sh
@@ -89,9 +95,15 @@ if [ "${ngpu}" = auto ]; then
   fi
 fi
 case "${ngpu}" in ''|*[!0-9]*) log "error: --ngpu ${ngpu}: not auto or a number of GPUs"; exit 2 ;; esac
-# One run per variant and seed: "tag variant seed" (seed empty: the config's).
+# One run per variant and seed: "tag variant seed" (seed empty: the config's); with --model, that model.
 read -r -a seed_list <<< "${seeds}"
 runs=()
+if [ -n "${model}" ]; then
+  [ -e "${model}" ] || { log "error: --model ${model}: no such file or directory"; exit 2; }
+  model_tag=$(basename "${model%/}" .zip)
+  runs=("${model_tag} - -")
+  variants=""
+fi
 for variant in ${variants}; do
   if [ ${#seed_list[@]} -le 1 ]; then
     runs+=("${tag_prefix}${loss}_${variant} ${variant} ${seed_list[0]:-}")
@@ -103,6 +115,9 @@ for variant in ${variants}; do
 done
 # shellcheck disable=SC2086  # test_sets is a list
 all_sets=$(printf '%s\n' "${train_set}" "${dev_set}" ${test_sets} | awk '!seen[$0]++' | tr '\n' ' ')
+if [ -n "${model}" ]; then
+  all_sets="${test_sets} "  # nothing is trained: only the sets to score are prepared
+fi
 
 # The environment (tools/venv, created on first use) and the job launchers of --cmd-backend.
 "$(cd -P utils/.. && pwd)/tools/setup.sh"
@@ -125,7 +140,11 @@ if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
 fi
 
 # The front end comes from the training profile: it decides what stage 2 writes and where stages 3-6 read.
-if [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ]; then
+if [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ] && [ -n "${model}" ]; then
+  frontend=$(python -m ssd.bin.model_info --model "${model}" --get frontend) || {
+    log "error: --model ${model} is not a model ssd can load"; exit 2; }
+  feats=${dumpdir}/${frontend}
+elif [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ]; then
   for variant in ${variants}; do
     config=conf/train_${loss}_${variant}.yaml
     [ -f "${config}" ] || { log "error: no ${config} for variant ${variant}"; exit 2; }
@@ -196,7 +215,9 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   done
 fi
 
-if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ] && [ -n "${model}" ]; then
+  log "Stage 3: nothing to train, evaluating --model ${model}"
+elif [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   log "Stage 3: training (${feats}/{${train_set},${dev_set}} -> ${expdir}/${tag_prefix}${loss}_<variant>, variants: ${variants})"
   for run in "${runs[@]}"; do
     read -r tag variant seed <<< "${run}"
@@ -224,31 +245,24 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-  log "Stage 4: inference (${feats}/<set> + best.pt -> ${expdir}/<tag>/scores/<set>.txt, inference_nj=${inference_nj})"
+  log "Stage 4: inference (${feats}/<set> + ${model:-best.pt} -> ${expdir}/<tag>/scores/<set>.txt, inference_nj=${inference_nj})"
   device=cpu
   [ "${ngpu}" -gt 0 ] && device=cuda
   for run in "${runs[@]}"; do
     read -r tag _ _ <<< "${run}"
+    if [ -n "${model}" ]; then scorer=(--model "${model}"); else scorer=(--exp-dir "${expdir}/${tag}"); fi
     for dset in ${test_sets}; do
       data=${feats}/${dset}
       out=${expdir}/${tag}/scores/${dset}.txt
       num_utts=$(wc -l < "${data}/utt2spk")
       _nj=$(( inference_nj < num_utts ? inference_nj : num_utts ))
-      if [ "${_nj}" -le 1 ]; then
-        # shellcheck disable=SC2086
-        ${cuda_cmd} --gpu "$(( ngpu > 0 ? 1 : 0 ))" "${expdir}/${tag}/log/infer_${dset}.log" \
-          python -m ssd.bin.infer --exp-dir "${expdir}/${tag}" --data-dir "${data}" \
-            --device "${device}" --out "${out}" ${infer_opts}
-        continue
-      fi
-      # One job per share of the utterances (one GPU each with --ngpu), merged in C order: the same file as
-      # one job's, scores equal up to float rounding (see ssd/inference.py).
-      utils/split_data.sh "${data}" "${_nj}"
+      # Job JOB scores share JOB/_nj of the set's batches (one GPU each with --ngpu); merged in C order the
+      # shares are byte-identical to one job's file (see ssd/inference.py).
       parts=${expdir}/${tag}/scores/parts
       mkdir -p "${parts}"
       # shellcheck disable=SC2086
       ${cuda_cmd} --gpu "$(( ngpu > 0 ? 1 : 0 ))" JOB=1:"${_nj}" "${expdir}/${tag}/log/infer_${dset}.JOB.log" \
-        python -m ssd.bin.infer --exp-dir "${expdir}/${tag}" --data-dir "${data}/split${_nj}/JOB" \
+        python -m ssd.bin.infer "${scorer[@]}" --data-dir "${data}" --shard "JOB/${_nj}" \
           --device "${device}" --out "${parts}/${dset}.JOB.txt" ${infer_opts}
       merge_parts "${_nj}" "${parts}/${dset}.JOB.txt" "${out}"
       rm -f "${parts}/${dset}".*.txt
@@ -273,10 +287,19 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   # The dump dirs hold the tables of the utterances that have features (bad_utts left out) and the ASV scores.
   python -m ssd.bin.results --exp-dirs "${exp_dirs[@]}" --data-root "${feats}" --sets ${test_sets} \
     --out RESULTS.md "${seed_opts[@]}" ${score_opts}
+  if [ -x local/score.sh ]; then  # the corpus's own tables (e.g. per condition of its keys)
+    for run in "${runs[@]}"; do
+      read -r tag _ _ <<< "${run}"
+      # shellcheck disable=SC2086
+      local/score.sh --corpus "${corpus}" ${local_data_opts} "${expdir}/${tag}" ${test_sets}
+    done
+  fi
   log "Results: RESULTS.md"
 fi
 
-if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ] && [ -n "${model}" ]; then
+  log "Stage 6: nothing to pack, --model ${model} is the model"
+elif [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: packing (${expdir}/<tag>/best.pt + scores -> ${expdir}/<tag>/packed/<tag>.zip)"
   for run in "${runs[@]}"; do
     read -r tag _ _ <<< "${run}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -70,7 +71,7 @@ def get_parser() -> argparse.ArgumentParser:
                                      epilog="\n".join(__doc__.splitlines()[2:]))
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", help="training config (a variant file, or any file of a base chain)")
-    source.add_argument("--model", help="packed archive (ssd-pack, ssd-import)")
+    source.add_argument("--model", help="packed archive (ssd-pack, ssd-import), or an experiment directory")
     parser.add_argument("--base", help="with --config: the profile it is laid over (as ssd.bin.train --base)")
     parser.add_argument("--num-speakers", type=int, default=20,
                         help="training speakers, for the size of the S3 head (default: %(default)s)")
@@ -82,7 +83,11 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     try:
-        if args.model:
+        if args.model and os.path.isdir(args.model):  # an experiment: its best checkpoint's config
+            from ssd.utils.checkpoint import load_checkpoint
+
+            cfg = load_checkpoint(os.path.join(args.model, "best.pt"))["config"]
+        elif args.model:
             from ssd.packing import read_packed
 
             cfg = read_packed(args.model).config

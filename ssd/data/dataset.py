@@ -44,15 +44,20 @@ def _lookup(table: dict[str, str], utt: str, path: str | os.PathLike) -> str:
         raise ValueError(f"{path}: no entry for utterance {utt}") from None
 
 
-def _labels_and_speakers(utts: list[str], utt2label: str | os.PathLike, utt2spk: str | os.PathLike | None,
+def _labels_and_speakers(utts: list[str], utt2label: str | os.PathLike | None,
+                         utt2spk: str | os.PathLike | None,
                          speakers: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Label (0/1) and training-speaker index (or -1) of every utterance, errors naming the file."""
-    table = read_kv(utt2label)
-    names = [_lookup(table, utt, utt2label) for utt in utts]
-    for utt, name in zip(utts, names, strict=True):
-        if name not in LABELS:
-            raise ValueError(f"{utt2label}: utterance {utt} has label {name!r}, expected bonafide or spoof")
-    labels = np.array([LABELS[name] for name in names], dtype=np.int64)
+    """Label (0/1; -1 for all without ``utt2label``, a set to score only) and training-speaker index (or
+    -1) of every utterance, errors naming the file."""
+    labels = np.full(len(utts), -1, dtype=np.int64)
+    if utt2label is not None:
+        table = read_kv(utt2label)
+        names = [_lookup(table, utt, utt2label) for utt in utts]
+        for utt, name in zip(utts, names, strict=True):
+            if name not in LABELS:
+                raise ValueError(f"{utt2label}: utterance {utt} has label {name!r}, expected bonafide or "
+                                 "spoof")
+        labels = np.array([LABELS[name] for name in names], dtype=np.int64)
     spk = np.full(len(utts), UNKNOWN_SPEAKER, dtype=np.int64)
     if utt2spk is not None:
         spk_of = read_kv(utt2spk)
@@ -75,7 +80,7 @@ class FeatureTable:
     caches when the float32 matrices take at most ``cache_max_gb`` GB.
     """
 
-    def __init__(self, feats_scp: str | os.PathLike, utt2label: str | os.PathLike,
+    def __init__(self, feats_scp: str | os.PathLike, utt2label: str | os.PathLike | None,
                  utt2spk: str | os.PathLike | None = None, speakers: list[str] | None = None,
                  utt2num_frames: str | os.PathLike | None = None, cache: str = "auto",
                  cache_max_gb: float = 8.0, feat_dim: int | None = None) -> None:
@@ -162,7 +167,7 @@ class WaveTable:
 
     feat_dim = 1
 
-    def __init__(self, wav_scp: str | os.PathLike, utt2label: str | os.PathLike,
+    def __init__(self, wav_scp: str | os.PathLike, utt2label: str | os.PathLike | None,
                  utt2spk: str | os.PathLike | None = None, speakers: list[str] | None = None,
                  fs: int = 16000, cache: str = "auto", cache_max_gb: float = 8.0) -> None:
         if cache not in ("auto", "yes", "no"):

@@ -46,19 +46,31 @@ def window_starts(num_frames: int, length: int, hop: int) -> list[int]:
     return starts
 
 
-def _windowed(feats: np.ndarray, length: int, hop: int) -> list[np.ndarray]:
-    if feats.shape[0] < length:
-        windows = [repeat_pad(feats, length)]
-    else:
-        windows = [feats[s:s + length] for s in window_starts(feats.shape[0], length, hop)]
-    return windows
+class _Windowed:
+    @staticmethod
+    def cut(feats: np.ndarray, length: int, hop: int) -> list[np.ndarray]:
+        if feats.shape[0] < length:
+            return [repeat_pad(feats, length)]
+        return [feats[s:s + length] for s in window_starts(feats.shape[0], length, hop)]
+
+    @staticmethod
+    def count(num_frames: int, length: int, hop: int) -> int:
+        return len(window_starts(num_frames, length, hop))
 
 
-def _first_window(feats: np.ndarray, length: int, hop: int) -> list[np.ndarray]:
-    return [repeat_pad(feats, length)]
+class _FirstWindow:
+    @staticmethod
+    def cut(feats: np.ndarray, length: int, hop: int) -> list[np.ndarray]:
+        return [repeat_pad(feats, length)]
+
+    @staticmethod
+    def count(num_frames: int, length: int, hop: int) -> int:
+        return 1
 
 
-EVAL_POLICIES = {"windowed": _windowed, "first_window": _first_window}
+# A policy cuts an utterance into its windows and says how many a length gives without the matrix
+# (sharded scoring plans its batches from the lengths alone).
+EVAL_POLICIES = {"windowed": _Windowed, "first_window": _FirstWindow}
 
 
 def check_policy(policy: str) -> str:
@@ -72,5 +84,12 @@ def eval_windows(feats: np.ndarray, length: int, hop: int, policy: str = "window
     """Cut a (T, D) utterance into the evaluation windows of ``policy``, as a (W, D, length) float32 array."""
     if feats.ndim != 2 or feats.shape[0] == 0:
         raise ValueError(f"expected a non-empty (frames, dims) matrix, got shape {feats.shape}")
-    windows = EVAL_POLICIES[check_policy(policy)](feats, length, hop)
+    windows = EVAL_POLICIES[check_policy(policy)].cut(feats, length, hop)
     return np.ascontiguousarray(np.stack(windows).transpose(0, 2, 1), dtype=np.float32)
+
+
+def window_count(num_frames: int, length: int, hop: int, policy: str = "windowed") -> int:
+    """How many windows :func:`eval_windows` cuts from a ``num_frames``-long utterance."""
+    if num_frames <= 0:
+        raise ValueError(f"expected a positive number of frames, got {num_frames}")
+    return EVAL_POLICIES[check_policy(policy)].count(num_frames, length, hop)

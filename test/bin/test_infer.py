@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import kaldiio
@@ -88,3 +89,29 @@ def test_non_finite_features_are_refused_naming_the_utterance(dumps: dict[str, P
         infer(["--exp-dir", str(exp), "--data-dir", str(dev), "--out", str(tmp_path / "s.txt")])
     assert "non-finite score for 1 utterance(s), e.g. D0003" in capsys.readouterr().err
     assert not (tmp_path / "s.txt").exists()
+
+
+def test_unlabelled_set_packed_model_and_shards(dumps: dict[str, Path], exp: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    """A set without labels gets `utt - - score` lines; --model scores as --exp-dir does; --shard K/N
+    files merge into the one job's file byte for byte."""
+    common = ["--device", "cpu", "--threads", "1", "--batch-size", "3"]
+    labelled = tmp_path / "labelled.txt"
+    infer(["--exp-dir", str(exp), "--data-dir", str(dumps["dev"]), *common, "--out", str(labelled)])
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("feats.scp", "utt2num_frames"):
+        shutil.copy(dumps["dev"] / name, bare / name)
+    unlabelled = tmp_path / "unlabelled.txt"
+    infer(["--model", str(exp), "--data-dir", str(bare), *common, "--out", str(unlabelled)])
+    assert [(u, "-", "-", s) for u, _, _, s in _read(labelled)] == [tuple(r) for r in _read(unlabelled)]
+    parts = []
+    for k in (1, 2, 3, 4):
+        part = tmp_path / f"part{k}.txt"
+        infer(["--exp-dir", str(exp), "--data-dir", str(dumps["dev"]), *common, "--shard", f"{k}/4",
+               "--out", str(part)])
+        parts += part.read_text().splitlines(keepends=True)
+    assert "".join(sorted(parts)).encode() == labelled.read_bytes()
+    with pytest.raises(SystemExit):
+        infer(["--exp-dir", str(exp), "--data-dir", str(bare), "--shard", "5/4", "--out", str(tmp_path)])
+    assert "--shard '5/4': expected K/N with 1 <= K <= N" in capsys.readouterr().err

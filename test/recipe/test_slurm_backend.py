@@ -99,3 +99,15 @@ def test_two_rank_ddp_through_slurm(trained_recipe, slurm_env, tmp_path, repo_ro
         assert not set(a) & set(b) and sorted(a + b) == sorted(utts), f"epoch {epoch}: not a partition"
     assert ranks[0]["step_hashes"] and ranks[0]["step_hashes"] == ranks[1]["step_hashes"]
     assert json.loads((exp / "model_info.json").read_text())["world_size"] == 2
+
+
+def test_sharded_inference_through_slurm_is_byte_identical(slurm_recipe, slurm_env):
+    """Stage 4 as 3 Slurm jobs, each a share of the set's batches: the merged file is the one job's."""
+    scores = slurm_recipe / "exp" / "ocsoftmax_vanilla" / "scores" / "eval.txt"
+    single = scores.read_bytes()
+    result = run_recipe(slurm_recipe, "--stage", "4", "--stop-stage", "4", "--cmd-backend", "slurm",
+                        *TINY_TRAINING, "--variants", "vanilla", "--test-sets", "eval", "--inference-nj", "3",
+                        env=slurm_env)
+    assert result.returncode == 0, result.stdout + result.stderr[-5000:]
+    assert len(list((slurm_recipe / "exp" / "ocsoftmax_vanilla" / "log").glob("infer_eval.*.log"))) >= 3
+    assert scores.read_bytes() == single

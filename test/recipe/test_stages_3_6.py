@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 from helpers import TINY_TRAINING, link_recipe, run_recipe
 
 from ssd.data.datadir import read_kv
@@ -64,19 +63,15 @@ def test_packed_model_reproduces_stage_4(trained_recipe):
 
 
 def test_sharded_inference_is_byte_identical(trained_recipe):
-    """Stage 4 over 3 jobs (split data dirs, merged in C order) writes the single job's file: same lines
-    and fields, scores equal up to the rounding of a window's position in its batch (ssd.inference)."""
+    """Stage 4 over 4 jobs (shares of the set's batches, merged in C order) writes the single job's file
+    byte for byte (ssd.inference)."""
     scores = trained_recipe / "exp" / "ocsoftmax_vanilla" / "scores" / "eval.txt"
     single = scores.read_bytes()
     result = run_recipe(trained_recipe, "--stage", "4", "--stop-stage", "4", *TINY_TRAINING,
-                        "--variants", "vanilla", "--test-sets", "eval", "--inference-nj", "3")
+                        "--variants", "vanilla", "--test-sets", "eval", "--inference-nj", "4")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert len(list((trained_recipe / "exp" / "ocsoftmax_vanilla" / "log").glob("infer_eval.*.log"))) == 3
-    sharded = [line.split() for line in scores.read_text().splitlines()]
-    whole = [line.split() for line in single.decode().splitlines()]
-    assert [row[:3] for row in sharded] == [row[:3] for row in whole]
-    for row, ref in zip(sharded, whole, strict=True):
-        assert float(row[3]) == pytest.approx(float(ref[3]), rel=1e-5, abs=1e-6), row[0]
+    assert len(list((trained_recipe / "exp" / "ocsoftmax_vanilla" / "log").glob("infer_eval.*.log"))) >= 4
+    assert scores.read_bytes() == single
 
 
 def test_several_seeds_train_each_variant_and_aggregate(trained_recipe, repo_root, tmp_path):

@@ -107,6 +107,7 @@ class ExperimentResult:
     model_info: dict
     sets: dict[str, SetResult] = field(default_factory=dict)
     missing: dict[str, Path] = field(default_factory=dict)
+    unlabelled: dict[str, Path] = field(default_factory=dict)  # sets scored without ground truth
     calibration: Calibration | None = None
     calibration_note: str | None = None
 
@@ -130,6 +131,15 @@ def _read_model_info(exp_dir: Path) -> dict:
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
     return info if isinstance(info, dict) else {}
+
+
+def _unlabelled(score_file: Path) -> bool:
+    """Whether a score file is ssd-infer's of a set without labels (``utt - - score`` lines)."""
+    if not score_file.is_file():
+        return False
+    with open(score_file, encoding="utf-8", errors="replace") as handle:
+        first = handle.readline().split()
+    return len(first) == 4 and first[1:3] == ["-", "-"]
 
 
 def score_set(
@@ -226,6 +236,11 @@ def run_stage5(
         config = exp_dir / "config.yaml"
         exp = ExperimentResult(exp_dir, config if config.is_file() else None, _read_model_info(exp_dir))
         for set_name in sets:
+            score_file = exp_dir / "scores" / f"{set_name}.txt"
+            if not (data_root / set_name / "utt2label").is_file() and _unlabelled(score_file):
+                exp.unlabelled[set_name] = score_file
+                log.info("%s %s: no labels, scores only (%s)", exp.tag, set_name, score_file)
+                continue
             result = score_set(exp, set_name, data_root / set_name, tdcf, ci)
             if result is None:
                 exp.missing[set_name] = exp_dir / "scores" / f"{set_name}.txt"

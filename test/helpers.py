@@ -31,7 +31,7 @@ CLIPS = REPO / "test" / "frontend" / "data"
 TRACED_TRAIN = REPO / "test" / "traced_train.py"
 FS = 16000
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-RECIPE_FILES = ("run.sh", "db.sh", "cm.sh", "path.sh", "cmd.sh", "utils", "local", "conf")
+RECIPE_FILES = ("run.sh", "db.sh", "cm.sh", "eval.sh", "path.sh", "cmd.sh", "utils", "local", "conf")
 # Stages 3-6 in seconds: the mini configuration for one epoch, two variants (plain and every task).
 TINY_TRAINING = ("--variants", "vanilla all", "--train-opts", "--epochs 1")
 
@@ -195,11 +195,12 @@ def train_argv(dumps: dict[str, Path], exp: Path, variant: str = "vanilla", loss
 
 # --- recipes ------------------------------------------------------------------------------------------
 
-def link_recipe(dest: Path) -> Path:
-    """A scratch recipe dir linked to egs/asvspoof2019_la: its outputs never land in the repository."""
+def link_recipe(dest: Path, recipe: str = "asvspoof2019_la") -> Path:
+    """A scratch recipe dir linked to egs/<recipe>: its outputs never land in the repository."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in RECIPE_FILES:
-        os.symlink(RECIPE / name, dest / name)
+        if (REPO / "egs" / recipe / name).exists():
+            os.symlink(REPO / "egs" / recipe / name, dest / name)
     return dest
 
 

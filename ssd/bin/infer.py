@@ -8,7 +8,8 @@ Example::
 
 Scores are deterministic (eval mode, fixed windows; see ssd.data.windows) and higher = more bona fide.
 Every utterance of the data dir gets exactly one line, sorted by utterance (C order); a set without
-``utt2label`` (audio to score, no ground truth) gets ``-`` as its attack and key. With ``--shard K/N``
+``utt2label`` (audio to score, no ground truth) gets ``-`` as its attack and key, one without
+``utt2attack`` (attacks not known) ``-`` as its attack. With ``--shard K/N``
 the job writes the lines of the utterances shard K of N owns (ssd.inference): the N files, merged in C
 order, are byte-identical to one job's.
 """
@@ -42,7 +43,7 @@ def get_parser() -> argparse.ArgumentParser:
     which.add_argument("--model", help="a packed detector (ssd-pack, ssd-import) to score with")
     parser.add_argument("--data-dir", required=True,
                         help="dir with feats.scp (wav.scp for waveform models) and, for a labelled set, "
-                        "utt2label and utt2attack")
+                        "utt2label (and utt2attack where the attacks are known)")
     parser.add_argument("--feats", help="feats.scp to score (default: DATA_DIR/feats.scp)")
     parser.add_argument("--out", required=True, help="score file to write")
     parser.add_argument("--checkpoint", default="best.pt",
@@ -106,8 +107,6 @@ def run(args: argparse.Namespace) -> None:
         raise FileNotFoundError(f"{feats} does not exist")
     utt2label = data_dir / "utt2label"
     labelled = utt2label.is_file()
-    if labelled and not (data_dir / "utt2attack").is_file():
-        raise FileNotFoundError(f"{data_dir / 'utt2attack'} does not exist (a labelled set needs both)")
     if raw:
         table = WaveTable(feats, utt2label if labelled else None)
     else:
@@ -115,7 +114,8 @@ def run(args: argparse.Namespace) -> None:
                              utt2num_frames=feats.parent / "utt2num_frames")
     utts = c_sorted(read_kv(utt2label)) if labelled else table.utts
     labels = read_kv(utt2label) if labelled else dict.fromkeys(utts, UNKNOWN)
-    attacks = read_kv(data_dir / "utt2attack") if labelled else dict.fromkeys(utts, UNKNOWN)
+    utt2attack = data_dir / "utt2attack"  # none: the attacks are not known (In-the-Wild)
+    attacks = read_kv(utt2attack) if utt2attack.is_file() else dict.fromkeys(utts, UNKNOWN)
     missing = sorted(set(labels) - set(table.utts))
     if missing:
         raise ValueError(f"{feats}: no features for {len(missing)} utterance(s) of {utt2label}, "

@@ -7,7 +7,9 @@ import json
 import sys
 from dataclasses import replace
 
+from ssd.data.datadir import read_kv
 from ssd.metrics.bootstrap import DEFAULT_REPLICATES, DEFAULT_SEED
+from ssd.metrics.breakdown import breakdown
 from ssd.metrics.conditions import DEFAULT_SUBSET, KEY_FORMATS, SUBSETS, add_conditions, asv_2021, trials_2021
 from ssd.metrics.eer import DET_POINTS
 from ssd.metrics.report import METRIC_SETS, add_intervals, add_sasv, evaluate, format_report
@@ -88,6 +90,9 @@ def get_parser() -> argparse.ArgumentParser:
                         help="bootstrap replicates (default: %(default)s)")
     parser.add_argument("--ci-seed", type=int, default=DEFAULT_SEED, metavar="SEED",
                         help="bootstrap seed (default: %(default)s)")
+    parser.add_argument("--breakdown", metavar="TABLE",
+                        help="a 'utt value' table (e.g. data/eval/utt2spk for In-the-Wild's speakers): EER "
+                        "per value, each value's bona fide trials against its spoofs")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON (rates as fractions)")
     return parser
 
@@ -157,10 +162,16 @@ def main(argv: list[str] | None = None) -> int:
             report = add_sasv(report, trials, cm.utts, sasv, asv_trials)
         if args.ci is not None:
             report = add_intervals(report, trials, args.ci, args.ci_replicates, args.ci_seed)
+        by = None
+        if args.breakdown:
+            by = breakdown(trials, cm.utts, read_kv(args.breakdown), args.breakdown, args.det_points,
+                           args.metrics)
     except (ValueError, OSError) as err:
         print(f"ssd-score: error: {err}", file=sys.stderr)
         return 1
     print(format_report(report))
+    if by is not None:
+        print(f"\n{by.format()}")
     warning = report.inverted_warning
     if warning:
         print(f"\n{'!' * 78}\nWARNING: {warning}\n{'!' * 78}", file=sys.stderr)
@@ -168,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = report.to_json()
         summary["higher_is_spoof"] = args.higher_is_spoof
         summary["protocol"] = args.protocol
+        if by is not None:
+            summary["breakdown"] = by.to_json()
         if keys_format:
             summary["protocol_format"] = keys_format
             summary["subset"] = subset

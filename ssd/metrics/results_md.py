@@ -183,6 +183,8 @@ def experiment_markdown(exp: ExperimentResult, env: Environment) -> str:
             lines += ["", f"![{what}, {set_name}]({_rel(png, home)})"]
     for set_name, path in exp.missing.items():
         lines += ["", f"## {set_name}", "", f"not scored: `{path}` does not exist"]
+    for set_name, path in exp.unlabelled.items():
+        lines += ["", f"## {set_name}", "", f"scores only: the set has no labels (`{_rel(path, home)}`)"]
     lines += ["", "## Calibration", ""]
     if exp.calibration is not None:
         cal = exp.calibration
@@ -240,4 +242,8 @@ def summary_markdown(
     if missing:
         lines += ["", "## Missing scores", ""]
         lines += [f"- {exp.tag}, {set_name}: `{path}` does not exist" for exp, set_name, path in missing]
+    unlabelled = [(exp, set_name, path) for exp in results for set_name, path in exp.unlabelled.items()]
+    if unlabelled:
+        lines += ["", "## Sets without labels (scores only)", ""]
+        lines += [f"- {exp.tag}, {set_name}: `{path}`" for exp, set_name, path in unlabelled]
     return "\n".join(lines) + "\n"

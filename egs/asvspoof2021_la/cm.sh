@@ -1,0 +1,1 @@
+../TEMPLATE/cm.sh

@@ -15,8 +15,10 @@ from ssd.metrics.eer import DET_POINTS
 from ssd.metrics.report import METRIC_SETS, add_intervals, add_sasv, evaluate, format_report
 from ssd.metrics.scorefiles import (
     AsvScores,
+    Protocol,
     ScoreFileError,
     make_trials,
+    protocol_from_columns,
     read_asv_scores,
     read_cm_scores,
     read_keyed_trial_scores,
@@ -25,7 +27,8 @@ from ssd.metrics.scorefiles import (
 from ssd.metrics.tdcf import TDCF_VARIANTS
 from ssd.utils.fileio import atomic_write
 
-PROTOCOL_FORMATS = ("asvspoof2019", *KEY_FORMATS)
+LIST_FORMATS = ("itw", "list", "folders")  # read by ssd.data.eval_protocols, one label per trial
+PROTOCOL_FORMATS = ("asvspoof2019", *KEY_FORMATS, *LIST_FORMATS, "auto")
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -50,7 +53,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--protocol-format", choices=PROTOCOL_FORMATS, default="asvspoof2019",
                         help="asvspoof2019: the official 2019 protocol or a data dir; la2021 / df2021: the "
                         "ASVspoof 2021 keys (keys/LA/CM/trial_metadata.txt, keys/DF/CM/trial_metadata.txt), "
-                        "whose scores may be 'utt score' lines (default: %(default)s)")
+                        "whose scores may be 'utt score' lines; itw: In-the-Wild's meta.csv; list: a "
+                        "'path,label[,attack[,speaker]]' CSV/TSV; folders: bonafide/ spoof/[<attack>/] "
+                        "(utterance ids from the paths, as ssd.bin.prepare_eval writes them); auto: "
+                        "detected from the file (default: %(default)s)")
     parser.add_argument("--subset", choices=SUBSETS,
                         help=f"with 2021 keys: the subset scored, as the organisers' phases (default: "
                         f"{DEFAULT_SUBSET}, the published one); scores of other subsets are set aside")
@@ -108,11 +114,41 @@ def _read_asv_scores(path: str, keys_format: str | None) -> AsvScores:
         raise ScoreFileError(f"{err} ({hint})") from None
 
 
+def _list_protocol(path: str, fmt: str) -> Protocol:
+    """In-the-Wild, list or folder labels as the metrics' protocol (each trial labelled, attack or ``-``)."""
+    from ssd.data import eval_protocols
+
+    labels = eval_protocols.read(path, fmt)
+    if not labels.labelled:
+        raise ScoreFileError(f"{path}: the {fmt} protocol has trials without a label (e.g. "
+                             f"{labels.utts[labels.labels.index(None)]}): no metric without ground truth")
+    is_bona = [label == eval_protocols.BONAFIDE for label in labels.labels]
+    return protocol_from_columns(labels.path, labels.utts, is_bona, labels.attacks, labels.where)
+
+
+def _detected(parser: argparse.ArgumentParser, protocol: str | None) -> str:
+    """The --protocol-format of ``auto``: what the protocol file (or folder) looks like."""
+    from ssd.data import eval_protocols
+
+    if not protocol:
+        parser.error("--protocol-format auto needs --protocol")
+    try:
+        found = eval_protocols.detect_format(protocol)
+    except ValueError as err:
+        parser.error(str(err))
+    found = {"datadir": "asvspoof2019"}.get(found, found)
+    if found not in PROTOCOL_FORMATS:
+        parser.error(f"--protocol {protocol} looks like {found}, not a CM protocol")
+    return found
+
+
 def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse option combinations that would be silently ignored."""
     if args.metrics != "asvspoof5" and (args.sasv_scores or args.asv_trial_scores):
         parser.error("--sasv-scores and --asv-trial-scores need --metrics asvspoof5")
     keys = args.protocol_format in KEY_FORMATS
+    if args.protocol_format in LIST_FORMATS and not args.protocol:
+        parser.error(f"--protocol-format {args.protocol_format} needs --protocol")
     if keys and not args.protocol:
         parser.error(f"--protocol-format {args.protocol_format} needs --protocol (the 2021 CM keys)")
     if not keys and (args.per_condition or args.subset):
@@ -127,8 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     """Score one file; exit status 1 with the offending file and line named on any data error."""
     parser = get_parser()
     args = parser.parse_args(argv)
+    if args.protocol_format == "auto":
+        args.protocol_format = _detected(parser, args.protocol)
     _check_options(parser, args)
-    keys_format = args.protocol_format if args.protocol_format in KEY_FORMATS else None
+    protocol_format = args.protocol_format
+    keys_format = protocol_format if protocol_format in KEY_FORMATS else None
     tdcf = args.tdcf or ("revised" if keys_format else "legacy")
     subset = args.subset or DEFAULT_SUBSET
     try:
@@ -140,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
 
             keys = eval_protocols.read(args.protocol, keys_format)
             trials, conditions, cm, notes = trials_2021(cm, keys, subset, args.higher_is_spoof)
+        elif protocol_format in LIST_FORMATS:
+            trials = make_trials(cm, _list_protocol(args.protocol, protocol_format),
+                                 higher_is_spoof=args.higher_is_spoof)
         else:
             protocol = read_protocol(args.protocol) if args.protocol else None
             trials = make_trials(cm, protocol, higher_is_spoof=args.higher_is_spoof)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stage 5 of the evaluation recipes, after RESULTS.md: the corpus's own tables, from its keys.
 #   la2021  per codec/transmission condition and per attack, revised min t-DCF with the 2021 ASV keys
-#   df2021  per compression condition and per vocoder family
+#   df2021  per compression condition, per vocoder family and per source corpus
 #   itw     per speaker
 # Written to <exp>/conditions_<set>.txt (and .json) and appended to RESULTS.md.
 set -euo pipefail
@@ -31,12 +31,15 @@ case "${kind}" in
     [ -n "${corpus}" ] || corpus=${standin_dir}/ASVspoof2021_${track}_eval
     [ -n "${keys}" ] || keys=$(dirname "${corpus}")/keys/${track}
     asv_opts=()
+    if [ "${kind}" = df2021 ]; then
+      asv_opts=(--breakdown "data/DSET/utt2source")  # DF's source corpus of each trial
+    fi
     if [ "${kind}" = la2021 ] && [ -f "${keys}/ASV/trial_metadata.txt" ]; then
       asv_opts=(--asv-keys "${keys}/ASV/trial_metadata.txt" --asv-scores "${keys}/ASV/ASVTorch_Kaldi/score.txt")
     fi
     for dset in "$@"; do
       ssd-score --cm-scores "${exp}/scores/${dset}.txt" --protocol "${keys}/CM/trial_metadata.txt" \
-        --protocol-format "${kind}" --subset "${dset}" --per-condition "${asv_opts[@]}" \
+        --protocol-format "${kind}" --subset "${dset}" --per-condition "${asv_opts[@]//DSET/${dset}}" \
         --json "${exp}/conditions_${dset}.json" > "${exp}/conditions_${dset}.txt"
     done ;;
   itw)

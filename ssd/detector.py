@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from ssd.data.windows import eval_windows
-from ssd.frontend.audio import AudioError, check_samples, decode_audio
+from ssd.frontend.audio import AudioError, check_samples, decode_audio, resample
 from ssd.inference import score_table
 from ssd.metrics.calibration import Calibration
 from ssd.packing.archive import PackedModel, PackError, read_packed
@@ -57,20 +57,6 @@ AUDIO_EXTENSIONS = frozenset({
     ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf",
     ".w64", ".rf64", ".sph", ".nist", ".voc",
 })
-
-
-def resample(waveform: np.ndarray, fs: int, target_fs: int) -> np.ndarray:
-    """Polyphase resampling of a mono waveform from ``fs`` to ``target_fs`` (identity when equal)."""
-    if fs == target_fs:
-        return waveform
-    if fs <= 0 or target_fs <= 0:
-        raise ValueError(f"sampling rates must be positive, got {fs} -> {target_fs}")
-    try:  # imported here so that audio at the model's rate needs no scipy
-        from scipy.signal import resample_poly
-    except ImportError as err:
-        raise ImportError(f"resampling {fs} Hz to {target_fs} Hz needs scipy (pip install scipy)") from err
-    g = int(np.gcd(fs, target_fs))
-    return resample_poly(waveform, target_fs // g, fs // g)
 
 
 def audio_files(directory: str | os.PathLike) -> list[str]:

@@ -8,6 +8,8 @@
 #   - every file: no empty lines, no carriage returns, a key plus a value on each line, keys unique and
 #     sorted in LC_ALL=C order;
 #   - wav.scp, utt2label, utt2attack, feats.scp and utt2num_frames hold the same utterances as utt2spk;
+#     with a segments file ('utt recording start end', seconds; end -1: to the recording's end) wav.scp
+#     lists recordings instead: segments holds the utterances, each of a recording wav.scp has, start < end;
 #   - spk2utt is utt2spk inverted (each utterance once, under its speaker);
 #   - Kaldi's speaker-sort rule: utt2spk sorted by utterance is also sorted by speaker (utterance ids
 #     start with the speaker id). ASVspoof utterance ids are not speaker-prefixed, so its data dirs are
@@ -149,7 +151,22 @@ msg=$(awk -v u="${data}/utt2spk" -v s="${data}/spk2utt" '
 ' "${data}/utt2spk" "${data}/spk2utt")
 [ -z "${msg}" ] || die "${msg}"
 
-if [ -f "${data}/wav.scp" ]; then
+if [ -f "${data}/segments" ]; then
+  [ -f "${data}/wav.scp" ] || die "${data}/segments needs ${data}/wav.scp (its recordings)"
+  check_lines "${data}/wav.scp" 0
+  check_lines "${data}/segments" 3
+  check_same_keys "${data}/utt2spk" "${data}/segments"
+  msg=$(awk -v w="${data}/wav.scp" -v s="${data}/segments" '
+    FNR == NR { rec[$1] = 1; next }
+    !($2 in rec) { print s ":" FNR ": recording \047" $2 "\047 of \047" $1 "\047 is not in " w; exit }
+    $3 !~ /^[0-9]+(\.[0-9]*)?$/ || ($4 !~ /^[0-9]+(\.[0-9]*)?$/ && $4 != "-1") {
+      print s ":" FNR ": start and end of \047" $1 "\047 must be seconds (end -1: to the end), got " $3 " " $4
+      exit
+    }
+    $4 != "-1" && $4 + 0 <= $3 + 0 { print s ":" FNR ": \047" $1 "\047 ends (" $4 ") before it starts (" $3 ")"; exit }
+  ' "${data}/wav.scp" "${data}/segments")
+  [ -z "${msg}" ] || die "${msg}"
+elif [ -f "${data}/wav.scp" ]; then
   check_lines "${data}/wav.scp" 0
   check_same_keys "${data}/utt2spk" "${data}/wav.scp"
 fi

@@ -41,7 +41,8 @@ dev_set=dev           # data set that selects the checkpoint (never eval)
 test_sets="dev eval"  # data sets scored by stage 4 and 5
 nj=4                  # parallel jobs for feature extraction (stage 2)
 inference_nj=1        # parallel jobs scoring each set in stage 4 (through cuda_cmd; one GPU each with --ngpu)
-fs=16000              # sample rate the corpus must have (a different rate is a data error)
+fs=16000              # sample rate the corpus must have (a different rate is a data error, unless --resample true)
+resample=false        # true: stage 2 resamples audio at another rate to --fs (polyphase, as ssd-detect)
 skip_bad_utts=false   # true: skip unreadable audio in stage 2, listing it in dump/lfcc/<set>/bad_utts
 dumpdir=dump          # where features go
 expdir=exp            # where experiments go
@@ -162,6 +163,11 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
       log "${dump} is complete (remove ${dump}/.done to redo it)"
       continue
     fi
+    if [ "${frontend}" = raw ] && { [ -f "data/${dset}/segments" ] || "${resample}"; }; then
+      log "error: data/${dset}: the raw front end reads the audio as wav.scp lists it: no segments file and no"
+      log "  --resample (cut or resample the recordings first, or use a front end that dumps features)"
+      exit 2
+    fi
     if [ "${frontend}" = raw ]; then
       # Nothing to compute: the tables and wav.scp are copied; training and stage 4 read (and check) the audio.
       rm -rf "${dump}"
@@ -176,13 +182,24 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     fi
     rm -rf "${dump}"
     mkdir -p "${dump}/data" "${dump}/log"
-    num_utts=$(wc -l < "data/${dset}/wav.scp")
+    # With a segments file the jobs split the segments (utterances) and each reads the whole wav.scp.
+    list=wav.scp
+    [ -f "data/${dset}/segments" ] && list=segments
+    num_utts=$(wc -l < "data/${dset}/${list}")
     _nj=$(( nj < num_utts ? nj : num_utts ))
     split_scps=()
     for n in $(seq "${_nj}"); do
-      split_scps+=("${dump}/log/wav.${n}.scp")
+      split_scps+=("${dump}/log/${list}.${n}")
     done
-    utils/split_scp.pl "data/${dset}/wav.scp" "${split_scps[@]}"
+    utils/split_scp.pl "data/${dset}/${list}" "${split_scps[@]}"
+    job_opts=()
+    if [ "${list}" = segments ]; then
+      job_opts=(--segments "${dump}/log/segments.JOB")
+      job_scp=data/${dset}/wav.scp
+    else
+      job_scp=${dump}/log/wav.scp.JOB
+    fi
+    "${resample}" && job_opts+=(--resample)
     bad_opt=()
     if "${skip_bad_utts}"; then
       bad_opt=(--skip-bad-utts "${dump}/data/bad_utts.JOB")
@@ -192,7 +209,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     ark_dir=$(cd "${dump}/data" && pwd)
     ${train_cmd} JOB=1:"${_nj}" "${dump}/log/lfcc.JOB.log" \
       ssd-compute-lfcc --fs "${fs}" --write-utt2num-frames "${dump}/data/utt2num_frames.JOB" "${bad_opt[@]}" \
-        "${dump}/log/wav.JOB.scp" "ark,scp:${ark_dir}/feats.JOB.ark,${dump}/data/feats.JOB.scp"
+        "${job_opts[@]}" "${job_scp}" "ark,scp:${ark_dir}/feats.JOB.ark,${dump}/data/feats.JOB.scp"
     merge_parts "${_nj}" "${dump}/data/feats.JOB.scp" "${dump}/feats.scp"
     merge_parts "${_nj}" "${dump}/data/utt2num_frames.JOB" "${dump}/utt2num_frames"
     if "${skip_bad_utts}"; then

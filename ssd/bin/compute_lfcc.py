@@ -28,8 +28,14 @@ def get_parser() -> argparse.ArgumentParser:
                         "in FILE (default: stop at the first one)")
     parser.add_argument("--no-pipes", action="store_true", help="refuse wav.scp pipe entries (as "
                         f"{PIPES_ENV}=0); every pipe is killed after {TIMEOUT_ENV} seconds (default 600)")
-    parser.add_argument("wav_scp", help="Kaldi wav.scp: 'utt path' or 'utt command |' (a trusted command, "
-                        "run by bash)")
+    parser.add_argument("--segments", metavar="FILE",
+                        help="Kaldi segments ('utt recording start end', seconds; end -1: to the end): the "
+                        "utterances are these cuts of the wav.scp recordings")
+    parser.add_argument("--resample", action="store_true",
+                        help="resample audio at another rate to --fs (polyphase, as ssd-detect) instead of "
+                        "refusing it")
+    parser.add_argument("wav_scp", help="Kaldi wav.scp: 'utt path', 'utt wav.ark:offset' or 'utt command |' "
+                        "(a trusted command, run by bash)")
     parser.add_argument("wspecifier",
                         help="e.g. ark,scp:feats.ark,feats.scp (paths go verbatim into the scp)")
     return parser
@@ -43,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stats = dump_lfcc(args.wav_scp, args.wspecifier, fs=args.fs,
                           utt2num_frames=args.write_utt2num_frames, skip_bad_utts=args.skip_bad_utts,
-                          pipes=False if args.no_pipes else None)
+                          pipes=False if args.no_pipes else None, segments=args.segments,
+                          resample=args.resample)
     except (ValueError, OSError) as err:
         logging.error("ssd-compute-lfcc %s %s failed: %s", args.wav_scp, args.wspecifier, err)
         return 1

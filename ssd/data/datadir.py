@@ -6,9 +6,11 @@ does (byte order) and write atomically.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from ssd.utils.fileio import atomic_write
 
@@ -47,6 +49,46 @@ def read_wav_scp(path: str | os.PathLike) -> list[tuple[str, str]]:
             raise ValueError(f"{path}: utterance {utt!r} is listed twice")
         seen.add(utt)
     return entries
+
+
+class Segment(NamedTuple):
+    """A ``segments`` line: an utterance cut from a recording of wav.scp, in seconds (end None: the end)."""
+
+    utt: str
+    recording: str
+    start: float
+    end: float | None
+
+
+def read_segments(path: str | os.PathLike) -> list[Segment]:
+    """A Kaldi ``segments`` file (``utt recording start end``, end -1 for the recording's end), in file
+    order; a malformed or repeated line is an error naming it."""
+    segments: list[Segment] = []
+    seen: dict[str, int] = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            where = f"{path}:{number}"
+            if len(fields) != 4:
+                raise ValueError(f"{where}: expected 'utt recording start end', got {len(fields)} fields")
+            utt, recording, start_text, end_text = fields
+            try:
+                start, end = float(start_text), float(end_text)
+            except ValueError:
+                raise ValueError(f"{where}: start and end must be seconds, got {start_text} "
+                                 f"{end_text}") from None
+            if not (math.isfinite(start) and math.isfinite(end)) or start < 0 or (end != -1 and end <= start):
+                raise ValueError(f"{where}: segment {utt} from {start_text} to {end_text} s is empty or "
+                                 "invalid (end -1: to the end of the recording)")
+            if utt in seen:
+                raise ValueError(f"{where}: utterance {utt!r} is already on line {seen[utt]}")
+            seen[utt] = number
+            segments.append(Segment(utt, recording, start, None if end == -1 else end))
+    if not segments:
+        raise ValueError(f"{path}: no segments")
+    return segments
 
 
 def read_kv(path: str | os.PathLike) -> dict[str, str]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -108,6 +109,34 @@ def _run_pipe(command: str, who: str, timeout: float) -> bytes:
     if not out:
         raise AudioError(f"{who}: pipe command wrote no audio to stdout")
     return out
+
+
+_ARK_ENTRY = re.compile(r"^(?P<path>.+):(?P<offset>\d+)$")
+
+
+def _ark_entry(spec: str) -> tuple[str, int] | None:
+    """(ark, offset) of a Kaldi ``wav.ark:offset`` entry; None otherwise (a file of that name wins)."""
+    match = _ARK_ENTRY.match(spec)
+    if match is None or os.path.exists(spec) or not os.path.isfile(match["path"]):
+        return None
+    return match["path"], int(match["offset"])
+
+
+def _read_ark_wav(ark: str, offset: int, who: str) -> io.BytesIO:
+    """The RIFF/WAVE object at ``offset`` of a Kaldi wav ark (as ``wav-copy`` writes them), read no further
+    than its RIFF size, which must fit in the file."""
+    size = os.path.getsize(ark)
+    with open(ark, "rb") as f:
+        f.seek(offset)
+        head = f.read(8)
+        if len(head) < 8 or head[:4] != b"RIFF":
+            raise AudioError(f"{who}: no WAV data at byte {offset} of {ark} (a Kaldi wav ark holds RIFF "
+                             "objects; feature arks belong in feats.scp)")
+        total = int.from_bytes(head[4:8], "little") + 8
+        if offset + total > size:
+            raise AudioError(f"{who}: truncated: the WAV object at byte {offset} declares {total} bytes, the "
+                             f"ark ends {size - offset} bytes after it")
+        return io.BytesIO(head + f.read(total - 8))
 
 
 def _check_file(path: str, who: str) -> None:
@@ -199,16 +228,36 @@ def check_samples(samples: np.ndarray, fs: int, who: str) -> None:
                          f"(absolute) at index {int(over[0])}; float audio must lie in [-1, 1]")
 
 
+def resample(waveform: np.ndarray, fs: int, target_fs: int) -> np.ndarray:
+    """Polyphase resampling of a mono waveform from ``fs`` to ``target_fs`` (identity when equal)."""
+    if fs == target_fs:
+        return waveform
+    if fs <= 0 or target_fs <= 0:
+        raise ValueError(f"sampling rates must be positive, got {fs} -> {target_fs}")
+    try:  # imported here so that audio at the model's rate needs no scipy
+        from scipy.signal import resample_poly
+    except ImportError as err:
+        raise ImportError(f"resampling {fs} Hz to {target_fs} Hz needs scipy (pip install scipy)") from err
+    g = int(np.gcd(fs, target_fs))
+    return resample_poly(waveform, target_fs // g, fs // g)
+
+
 def decode_audio(spec: str, utt: str = "", expected_fs: int | None = None, *, mix: bool = False,
-                 literal: bool = False, pipes: bool | None = None, timeout: float | None = None) -> Audio:
-    """Decode a wav.scp entry (``literal=False``: a path, or a pipe ``cmd |``) or a path taken as it is
-    (``literal=True``: never run, whatever its name); see the module docstring for the rules."""
+                 literal: bool = False, pipes: bool | None = None, timeout: float | None = None,
+                 resample_to_expected: bool = False) -> Audio:
+    """Decode a wav.scp entry (``literal=False``: a path, a Kaldi ``wav.ark:offset`` entry, or a pipe
+    ``cmd |``) or a path taken as it is (``literal=True``: never run, whatever its name); see the module
+    docstring for the rules. ``resample_to_expected``: audio at another rate than ``expected_fs`` is
+    resampled (:func:`resample`) instead of refused."""
     if not literal and spec.strip().endswith("|"):
         command = spec.strip()[:-1].strip()
         who = _who(utt, "pipe", f"'{command} |'")
         if not pipes_allowed(pipes):
             raise AudioError(f"{who}: wav.scp pipe entries are refused ({PIPES_ENV}=0 or --no-pipes)")
         source: str | io.BytesIO = io.BytesIO(_run_pipe(command, who, pipe_timeout(timeout)))
+    elif not literal and (entry := _ark_entry(spec.strip())) is not None:
+        who = _who(utt, "ark entry", spec.strip())
+        source = _read_ark_wav(*entry, who)
     else:
         path = spec if literal else spec.strip()
         who = _who(utt, "file", path)
@@ -222,14 +271,19 @@ def decode_audio(spec: str, utt: str = "", expected_fs: int | None = None, *, mi
     channels = samples.shape[1]
     if channels != 1 and not mix:
         raise AudioError(f"{who}: has {channels} channels; the recipe expects mono audio")
-    if expected_fs is not None and fs != expected_fs:
-        raise AudioError(f"{who}: sampling rate is {fs} Hz, expected {expected_fs} Hz")
+    if expected_fs is not None and fs != expected_fs and not resample_to_expected:
+        raise AudioError(f"{who}: sampling rate is {fs} Hz, expected {expected_fs} Hz (stage 2's "
+                         "--resample true resamples instead)")
     check_samples(samples, fs, who)
-    return Audio(samples[:, 0] if channels == 1 else samples.mean(axis=1), fs, channels)
+    mono = samples[:, 0] if channels == 1 else samples.mean(axis=1)
+    if expected_fs is not None and fs != expected_fs:
+        return Audio(resample(mono, fs, expected_fs), expected_fs, channels)
+    return Audio(mono, fs, channels)
 
 
 def read_audio(spec: str, utt: str = "", expected_fs: int | None = None, *, pipes: bool | None = None,
-               timeout: float | None = None) -> tuple[np.ndarray, int]:
+               timeout: float | None = None, resample_to_expected: bool = False) -> tuple[np.ndarray, int]:
     """Stage 2's view of :func:`decode_audio`: a mono wav.scp entry -> (float64 samples, fs)."""
-    audio = decode_audio(spec, utt, expected_fs, pipes=pipes, timeout=timeout)
+    audio = decode_audio(spec, utt, expected_fs, pipes=pipes, timeout=timeout,
+                         resample_to_expected=resample_to_expected)
     return audio.samples, audio.fs

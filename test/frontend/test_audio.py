@@ -3,6 +3,7 @@ clear error for every bad input (truncated, too short, not a file, beyond full s
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import time
@@ -14,7 +15,8 @@ import soundfile as sf
 
 from ssd.frontend.audio import MIN_SECONDS, AudioError, decode_audio, read_audio
 
-CLIP = Path(__file__).resolve().parent / "data" / "speech_1600.flac"
+DATA = Path(__file__).resolve().parent / "data"
+CLIP = DATA / "speech_1600.flac"
 
 
 @pytest.fixture
@@ -275,3 +277,44 @@ def test_a_pipe_that_never_ends_is_killed_with_its_children(tmp_path: Path,
     monkeypatch.setenv("SSD_PIPE_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="SSD_PIPE_TIMEOUT='soon'"):
         read_audio("true |", "u9")
+
+
+def _wav_bytes(samples: np.ndarray, fs: int) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, fs, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def test_kaldi_wav_ark_entries_read_like_the_files(tmp_path: Path) -> None:
+    """'utt wav.ark:offset' as Kaldi's wav-copy writes it: 'utt ' then the RIFF object, back to back."""
+    clip, fs = sf.read(DATA / "speech_16000.flac", dtype="int16")
+    ark, offsets = tmp_path / "wav.ark", []
+    with ark.open("wb") as f:
+        for utt, part in (("a", clip[:8000]), ("b", clip[8000:])):
+            f.write(f"{utt} ".encode())
+            offsets.append(f.tell())
+            f.write(_wav_bytes(part, fs))
+    for offset, part in zip(offsets, (clip[:8000], clip[8000:]), strict=True):
+        samples, rate = read_audio(f"{ark}:{offset}", "x", expected_fs=16000)
+        assert rate == fs and np.array_equal(samples, part / 32768.0)
+    with pytest.raises(AudioError, match=r"no WAV data at byte 1 of .*wav.ark"):
+        read_audio(f"{ark}:1", "x")
+    cut = tmp_path / "cut.ark"
+    cut.write_bytes(ark.read_bytes()[: offsets[1] + 1000])
+    with pytest.raises(AudioError, match=r"truncated: the WAV object at byte \d+ declares"):
+        read_audio(f"{cut}:{offsets[1]}", "x")
+    literal = tmp_path / "odd:12"  # a file whose name looks like an ark entry is a file
+    sf.write(literal, clip[:3200], fs, format="WAV")
+    assert read_audio(str(literal))[0].size == 3200
+
+
+def test_resampling_on_request_matches_the_polyphase_resampler(tmp_path: Path) -> None:
+    from scipy.signal import resample_poly
+
+    path = tmp_path / "eight.wav"
+    clip, _ = sf.read(DATA / "speech_16000.flac", dtype="int16")
+    sf.write(path, clip[::2], 8000, subtype="PCM_16")
+    with pytest.raises(AudioError, match="8000 Hz, expected 16000 Hz .*--resample true"):
+        read_audio(str(path), "u", expected_fs=16000)
+    samples, fs = read_audio(str(path), "u", expected_fs=16000, resample_to_expected=True)
+    assert fs == 16000 and np.array_equal(samples, resample_poly(clip[::2] / 32768.0, 2, 1))

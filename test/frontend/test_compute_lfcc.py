@@ -155,3 +155,42 @@ def test_bad_wspecifier(wav_scp, tmp_path, caplog):
         assert main([str(wav_scp), f"scp:{tmp_path / 'f.scp'}"]) == 1
     assert "bad wspecifier" in caplog.text
 
+
+
+def test_segments_cut_utterances_from_the_recordings(tmp_path, caplog):
+    """--segments: each utterance is its cut of a wav.scp recording (Kaldi's convention), features equal
+    to those of the cut samples; a segment past its recording's end or of an unknown recording fails."""
+    recording, fs = read_audio(str(DATA / "speech_16000.flac"))
+    wav_scp = write_scp(tmp_path / "wav.scp", [("rec1", str(DATA / "speech_16000.flac"))])
+    segments = tmp_path / "segments"
+    segments.write_text("s1 rec1 0.00 0.40\ns2 rec1 0.25 -1\n")
+    assert run(wav_scp, tmp_path, "--segments", str(segments)) == 0
+    ark, scp, frames = outputs(tmp_path)
+    feats = dict(kaldiio.load_scp_sequential(str(scp)))
+    assert sorted(feats) == ["s1", "s2"]
+    np.testing.assert_array_equal(feats["s1"], lfcc(recording[:6400], fs).astype(np.float32))
+    np.testing.assert_array_equal(feats["s2"], lfcc(recording[4000:], fs).astype(np.float32))
+    for content, message in (("s1 rec1 0.5 1.8\n", "lies beyond its end"),
+                             ("s1 rec9 0 0.5\n", "recording 'rec9' of s1 is not in"),
+                             ("s1 rec1 0.5 0.2\n", "segments:1: segment s1 from 0.5 to 0.2 s is empty"),
+                             ("s1 rec1 0.5\n", "segments:1: expected 'utt recording start end'")):
+        segments.write_text(content)
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert run(wav_scp, tmp_path, "--segments", str(segments)) == 1
+        assert message in caplog.text
+
+
+def test_resample_option(tmp_path, caplog):
+    eight = tmp_path / "eight.wav"
+    clip, _ = sf.read(DATA / "speech_16000.flac", dtype="int16")
+    sf.write(eight, clip[::2], 8000, subtype="PCM_16")
+    wav_scp = write_scp(tmp_path / "wav.scp", [("u", str(eight))])
+    with caplog.at_level(logging.ERROR):
+        assert run(wav_scp, tmp_path) == 1
+    assert "8000 Hz, expected 16000 Hz" in caplog.text
+    assert run(wav_scp, tmp_path, "--resample") == 0
+    _, scp, _ = outputs(tmp_path)
+    expected = lfcc(read_audio(str(eight), expected_fs=16000, resample_to_expected=True)[0], 16000)
+    got = dict(kaldiio.load_scp_sequential(str(scp)))["u"]
+    np.testing.assert_array_equal(got, expected.astype(np.float32))

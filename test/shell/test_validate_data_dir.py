@@ -218,3 +218,22 @@ def test_real_eval_protocol_as_data_dir(tmp_path: Path, fixtures_dir: Path) -> N
     code, out = validate(d, "--no-spk-sort")
     assert code == 0, out
     assert "is valid (71237 utterances, 67 speakers, 7355 bonafide, 63882 spoof)" in out
+
+
+def test_segments_make_wav_scp_a_list_of_recordings(tmp_path: Path) -> None:
+    d = write_dir(tmp_path / "train")
+    (d / "wav.scp").write_text("rec1 /corpus/a.flac\nrec2 /corpus/b.flac\n")
+    utts = [line.split()[0] for line in (d / "utt2spk").read_text().splitlines()]
+    rows = [f"{u} rec{1 + i % 2} {i}.5 {'-1' if i == 4 else f'{i + 1}.25'}\n" for i, u in enumerate(utts)]
+    (d / "segments").write_text("".join(rows))
+    code, out = validate(d, "--no-spk-sort")
+    assert code == 0, out
+    edit(d / "segments", 2, f"{utts[1]} rec3 0.0 1.0\n")
+    code, out = validate(d, "--no-spk-sort")
+    assert code == 1 and f"segments:2: recording 'rec3' of '{utts[1]}' is not in" in out
+    edit(d / "segments", 2, f"{utts[1]} rec2 2.0 1.0\n")
+    code, out = validate(d, "--no-spk-sort")
+    assert code == 1 and f"segments:2: '{utts[1]}' ends (1.0) before it starts (2.0)" in out
+    edit(d / "segments", 2, None)
+    code, out = validate(d, "--no-spk-sort")
+    assert code == 1 and f"utterance '{utts[1]}' is in" in out and "but not in" in out

@@ -7,6 +7,8 @@ import numpy as np
 from helpers import run_recipe
 
 from ssd.data.datadir import read_kv
+from ssd.frontend.audio import read_audio
+from ssd.frontend.lfcc import lfcc
 
 SETS = ("train", "dev", "eval")
 
@@ -58,3 +60,37 @@ def test_help_lists_options(mini_recipe):
     assert result.returncode == 0
     assert "--stop-stage" in result.stdout + result.stderr
     assert "--variants" in result.stdout + result.stderr
+
+
+def test_stage2_cuts_segments_and_resamples_on_request(mini_recipe):
+    """A data dir with a segments file (two cuts of each of three recordings, wav.scp at 8 kHz through a
+    sox pipe): stage 2 refuses the rate, then with --resample true computes each cut of the resampled
+    recording, over two jobs."""
+    source = mini_recipe / "data" / "dev"
+    data = mini_recipe / "data" / "seg"
+    data.mkdir()
+    recordings = sorted(read_kv(source / "wav.scp").items())[:3]
+    labels = read_kv(source / "utt2label")
+    (data / "wav.scp").write_text("".join(f"{rec} sox -R -D {path} -r 8000 -t wav - |\n"
+                                          for rec, path in recordings))
+    rows = [(f"{rec}_{k}", rec, start, end) for rec, _ in recordings for k, (start, end) in
+            enumerate(((0.0, 0.5), (0.3, -1)))]
+    (data / "segments").write_text("".join(f"{u} {r} {s} {e}\n" for u, r, s, e in rows))
+    for name, value in (("utt2spk", lambda u, r: "spk"), ("utt2label", lambda u, r: labels[r]),
+                        ("utt2attack", lambda u, r: "-" if labels[r] == "bonafide" else "A01")):
+        (data / name).write_text("".join(f"{u} {value(u, r)}\n" for u, r, _, _ in rows))
+    (data / "spk2utt").write_text("spk " + " ".join(u for u, *_ in rows) + "\n")
+    only = ("--stage", "2", "--stop-stage", "2", "--train-set", "seg", "--dev-set", "seg", "--test-sets",
+            "seg")
+    refused = run_recipe(mini_recipe, *only)
+    logs = "".join(p.read_text() for p in (mini_recipe / "dump" / "lfcc" / "seg" / "log").glob("lfcc.*.log"))
+    assert refused.returncode != 0 and "8000 Hz, expected 16000 Hz" in logs
+    result = run_recipe(mini_recipe, *only, "--resample", "true", "--nj", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    feats = dict(kaldiio.load_scp_sequential(str(mini_recipe / "dump" / "lfcc" / "seg" / "feats.scp")))
+    assert sorted(feats) == sorted(u for u, *_ in rows)
+    for utt, rec, start, end in rows:
+        samples, fs = read_audio(f"sox -R -D {dict(recordings)[rec]} -r 8000 -t wav - |", rec, 16000,
+                                 resample_to_expected=True)
+        piece = samples[round(start * fs):None if end == -1 else round(end * fs)]
+        np.testing.assert_array_equal(feats[utt], lfcc(piece, fs).astype(np.float32))

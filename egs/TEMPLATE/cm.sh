@@ -7,6 +7,7 @@
 #   stage 2 features  data/<set>/wav.scp          -> dump/<frontend>/<set>/feats.scp (+ark) over nj jobs
 #                     (the raw front end has nothing to compute: dump/raw/<set> lists the audio)
 #   stage 3 train     dump/<frontend>/{train,dev} -> exp/<tag_prefix><loss>_<variant>/best.pt, one per variant
+#                     (and exp/<system>/ for each reference system of --systems, e.g. lfcc_gmm)
 #   stage 4 infer     dump/<frontend>/<set>, best.pt -> exp/<tag>/scores/<set>.txt
 #   stage 5 score     scores + dump/<frontend>/<set>/asv_scores.txt -> exp/<tag>/RESULTS.md, RESULTS.md
 #   stage 6 pack      exp/<tag>, scores           -> exp/<tag>/packed/<tag>.zip (for ssd-detect --model)
@@ -59,6 +60,8 @@ train_opts=""         # extra options for ssd.bin.train, e.g. "--epochs 3 --data
 infer_opts=""         # extra options for ssd.bin.infer
 score_opts=""         # extra options for ssd.bin.results
 pack_opts=""          # extra options for ssd.bin.pack (stage 6)
+systems=""            # reference systems trained and scored beside the variants: lfcc_gmm (the ASVspoof 2019 LFCC-GMM baseline; lfcc front end)
+gmm_opts=""           # extra options for ssd.bin.train_gmm, e.g. "--components 512"
 model=""              # evaluate this trained detector (a packed .zip or an experiment dir) instead of training: stages 3 and 6 skipped
 # End configuration section.
 
@@ -114,6 +117,19 @@ for variant in ${variants}; do
     done
   fi
 done
+# Reference systems: "tag system seed", trained per seed like the variants (the GMMs' k-means++ is seeded).
+if [ -z "${model}" ]; then
+  for system in ${systems}; do
+    case "${system}" in lfcc_gmm) ;; *) log "error: --systems ${system}: not lfcc_gmm"; exit 2 ;; esac
+    if [ ${#seed_list[@]} -le 1 ]; then
+      runs+=("${system} ${system} ${seed_list[0]:-}")
+    else
+      for seed in "${seed_list[@]}"; do
+        runs+=("${system}_s${seed} ${system} ${seed}")
+      done
+    fi
+  done
+fi
 # shellcheck disable=SC2086  # test_sets is a list
 all_sets=$(printf '%s\n' "${train_set}" "${dev_set}" ${test_sets} | awk '!seen[$0]++' | tr '\n' ' ')
 if [ -n "${model}" ]; then
@@ -153,6 +169,11 @@ elif [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ]; then
   frontend=$(python -m ssd.bin.model_info --config "${config}" --base "${train_base}" --get frontend) || {
     log "error: ${train_base} with ${config} does not build a model"; exit 2; }
   feats=${dumpdir}/${frontend}
+  if [ -n "${systems}" ] && [ "${frontend}" != lfcc ]; then
+    log "error: --systems ${systems}: LFCC-GMM reads the LFCC dump, and ${train_base} uses the ${frontend} front end"
+    log "  (give --systems \"\" with this profile)"
+    exit 2
+  fi
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
@@ -238,6 +259,18 @@ elif [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   log "Stage 3: training (${feats}/{${train_set},${dev_set}} -> ${expdir}/${tag_prefix}${loss}_<variant>, variants: ${variants})"
   for run in "${runs[@]}"; do
     read -r tag variant seed <<< "${run}"
+    if [ "${variant}" = lfcc_gmm ]; then
+      if [ -f "${expdir}/${tag}/gmm.npz" ]; then
+        log "${tag}: ${expdir}/${tag}/gmm.npz exists (remove it to train again)"
+        continue
+      fi
+      mkdir -p "${expdir}/${tag}"
+      log "${tag}: the LFCC-GMM baseline${seed:+, seed ${seed}}, log in ${expdir}/${tag}/train.log"
+      # shellcheck disable=SC2086
+      ${train_cmd} "${expdir}/${tag}/train.log" python -m ssd.bin.train_gmm --train-dir "${feats}/${train_set}" \
+        --exp-dir "${expdir}/${tag}" ${seed:+--seed "${seed}"} ${gmm_opts}
+      continue
+    fi
     config=conf/train_${loss}_${variant}.yaml
     [ -f "${config}" ] || { log "error: no ${config} for variant ${variant}"; exit 2; }
     mkdir -p "${expdir}/${tag}"
@@ -266,7 +299,15 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   device=cpu
   [ "${ngpu}" -gt 0 ] && device=cuda
   for run in "${runs[@]}"; do
-    read -r tag _ _ <<< "${run}"
+    read -r tag variant _ <<< "${run}"
+    if [ "${variant}" = lfcc_gmm ]; then
+      for dset in ${test_sets}; do
+        ${train_cmd} "${expdir}/${tag}/log/score_${dset}.log" python -m ssd.bin.score_gmm --exp-dir "${expdir}/${tag}" \
+          --data-dir "${feats}/${dset}" --out "${expdir}/${tag}/scores/${dset}.txt"
+      done
+      log "${tag}: scores in ${expdir}/${tag}/scores/"
+      continue
+    fi
     if [ -n "${model}" ]; then scorer=(--model "${model}"); else scorer=(--exp-dir "${expdir}/${tag}"); fi
     for dset in ${test_sets}; do
       data=${feats}/${dset}
@@ -319,7 +360,8 @@ if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ] && [ -n "${model}" ]; then
 elif [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: packing (${expdir}/<tag>/best.pt + scores -> ${expdir}/<tag>/packed/<tag>.zip)"
   for run in "${runs[@]}"; do
-    read -r tag _ _ <<< "${run}"
+    read -r tag variant _ <<< "${run}"
+    [ "${variant}" = lfcc_gmm ] && continue  # a reference row, not a detector ssd-detect loads
     # shellcheck disable=SC2086
     python -m ssd.bin.pack --exp-dir "${expdir}/${tag}" --data-root "${feats}" --fs "${fs}" --dev-set "${dev_set}" \
       --out "${expdir}/${tag}/packed/${tag}.zip" ${pack_opts}

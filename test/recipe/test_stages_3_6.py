@@ -49,6 +49,24 @@ def test_results_tables(trained_recipe):
         assert (trained_recipe / "exp" / tag / "RESULTS.md").exists()
 
 
+def test_lfcc_gmm_is_the_reference_row(trained_recipe):
+    """--systems lfcc_gmm (run.sh's default): the official baseline trained on the LFCC dump, scored on
+    every set by stage 4, a row of RESULTS.md by stage 5, and not packed by stage 6."""
+    exp = trained_recipe / "exp" / "lfcc_gmm"
+    assert (exp / "gmm.npz").is_file() and "--components 64" in (exp / "run.sh").read_text()
+    for subset in ("dev", "eval"):
+        scores = read_scores(exp / "scores" / f"{subset}.txt")
+        assert scores.keys() == read_kv(trained_recipe / "data" / subset / "utt2label").keys()
+        figures = json.loads((exp / "scores" / f"{subset}.json").read_text())
+        assert 0.0 <= figures["pooled"]["eer"] <= 1.0
+    assert "| lfcc_gmm |" in (trained_recipe / "RESULTS.md").read_text()
+    assert not (exp / "packed").exists()
+    again = run_recipe(trained_recipe, "--stage", "3", "--stop-stage", "3", *TINY_TRAINING,
+                       "--variants", "vanilla")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "lfcc_gmm/gmm.npz exists (remove it to train again)" in again.stderr
+
+
 def test_packed_model_reproduces_stage_4(trained_recipe):
     tag = "ocsoftmax_all"
     model = trained_recipe / "exp" / tag / "packed" / f"{tag}.zip"

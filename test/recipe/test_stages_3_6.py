@@ -53,7 +53,7 @@ def test_lfcc_gmm_is_the_reference_row(trained_recipe):
     """--systems lfcc_gmm (run.sh's default): the official baseline trained on the LFCC dump, scored on
     every set by stage 4, a row of RESULTS.md by stage 5, and not packed by stage 6."""
     exp = trained_recipe / "exp" / "lfcc_gmm"
-    assert (exp / "gmm.npz").is_file() and "--components 64" in (exp / "run.sh").read_text()
+    assert (exp / "gmm.npz").is_file() and "components: 512," in (exp / "config.yaml").read_text()
     for subset in ("dev", "eval"):
         scores = read_scores(exp / "scores" / f"{subset}.txt")
         assert scores.keys() == read_kv(trained_recipe / "data" / subset / "utt2label").keys()

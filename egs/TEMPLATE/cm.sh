@@ -108,26 +108,25 @@ if [ -n "${model}" ]; then
   runs=("${model_tag} - -")
   variants=""
 fi
-for variant in ${variants}; do
+# add_runs TAG WHAT: one run of WHAT (a variant or a system) per seed, tagged TAG or TAG_s<seed>.
+add_runs() {
+  local seed
   if [ ${#seed_list[@]} -le 1 ]; then
-    runs+=("${tag_prefix}${loss}_${variant} ${variant} ${seed_list[0]:-}")
+    runs+=("$1 $2 ${seed_list[0]:-}")
   else
     for seed in "${seed_list[@]}"; do
-      runs+=("${tag_prefix}${loss}_${variant}_s${seed} ${variant} ${seed}")
+      runs+=("$1_s${seed} $2 ${seed}")
     done
   fi
+}
+for variant in ${variants}; do
+  add_runs "${tag_prefix}${loss}_${variant}" "${variant}"
 done
-# Reference systems: "tag system seed", trained per seed like the variants (the GMMs' k-means++ is seeded).
+# Reference systems, trained per seed like the variants (the GMMs' k-means++ is seeded).
 if [ -z "${model}" ]; then
   for system in ${systems}; do
     case "${system}" in lfcc_gmm) ;; *) log "error: --systems ${system}: not lfcc_gmm"; exit 2 ;; esac
-    if [ ${#seed_list[@]} -le 1 ]; then
-      runs+=("${system} ${system} ${seed_list[0]:-}")
-    else
-      for seed in "${seed_list[@]}"; do
-        runs+=("${system}_s${seed} ${system} ${seed}")
-      done
-    fi
+    add_runs "${system}" "${system}"
   done
 fi
 # shellcheck disable=SC2086  # test_sets is a list

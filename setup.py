@@ -8,6 +8,8 @@ setup(
     description="Synthetic speech detection: ASVspoof countermeasure recipes and toolkit",
     python_requires=">=3.10",
     packages=find_packages(include=["ssd", "ssd.*"]),
+    # The mini corpus's own neural vocoders (weights, training cards, provenance).
+    package_data={"ssd.data.mini_la.neural": ["weights/*.pt", "weights/*.json", "weights/README.md"]},
     install_requires=[
         "torch>=2.1",
         "numpy>=2.0",

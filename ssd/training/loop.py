@@ -46,7 +46,7 @@ from ssd.utils.seed import get_rng_state, seed_everything, set_rng_state
 log = logging.getLogger(__name__)
 
 # Keys that may change between a run and its resumption: where and how fast it runs, and for how long.
-RESUME_IGNORED = ("run", "train.epochs")
+RESUME_IGNORED = ("run", "train.epochs", "train.patience")
 PLOT_INTERVAL_S = 300.0  # curves.png is redrawn at most this often, and after the last epoch
 
 
@@ -90,6 +90,7 @@ class Harness:
         self.hop = int(cfg["eval"]["hop_length"])
         self.policy = check_policy(str(cfg["eval"]["policy"]))
         self.epochs = int(train["epochs"])
+        self.patience = int(train["patience"])
 
         if int(cfg["run"]["threads"]) > 0:
             torch.set_num_threads(int(cfg["run"]["threads"]))
@@ -207,6 +208,8 @@ class Harness:
         if self.start_epoch > self.epochs:
             log.info("all %d epochs already done in %s", self.epochs, self.exp_dir)
         for epoch in range(self.start_epoch, self.epochs + 1):
+            if self._out_of_patience(epoch - 1):
+                break
             started = time.perf_counter()
             losses, samples = self._train_epoch(epoch)
             self.trainer.end_epoch()
@@ -224,10 +227,17 @@ class Harness:
             if self.ctx.is_main:
                 self._save(epoch, improved, rng_states)
             barrier(self.ctx)
+        if self.best is not None and self._out_of_patience(self.history[-1]["epoch"]):
+            log.info("early stop: no better dev EER in the %d epochs after epoch %d", self.patience,
+                     self.best["epoch"])
         if self.best is not None:
             log.info("best dev EER %.3f%% at epoch %d -> %s", 100 * self.best["dev_eer"], self.best["epoch"],
                      self.best_path)
         return self.best
+
+    def _out_of_patience(self, done: int) -> bool:
+        """True when ``train.patience`` epochs have passed since the best dev EER (0: never)."""
+        return self.patience > 0 and self.best is not None and done - self.best["epoch"] >= self.patience
 
     def _train_epoch(self, epoch: int) -> tuple[dict[str, float], int]:
         self.sampler.set_epoch(epoch)

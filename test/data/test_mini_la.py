@@ -27,6 +27,7 @@ from ssd.data.mini_la.corpus import (
     build,
     is_complete,
     plan,
+    usable_recordings,
 )
 from ssd.metrics.eer import compute_eer
 from ssd.metrics.scorefiles import read_asv_scores
@@ -272,7 +273,7 @@ def test_missing_generator_is_skipped_with_its_install_command(monkeypatch, tmp_
     assert "apt-get install -y espeak-ng" in skipped["A06"]
     assert "apt-get install -y flite" in skipped["A04"]
     utterances = plan(sources.find_recordings(), PROFILES["ci"], 0, usable)
-    assert {u.attack for u in utterances if u.split == "eval"} == {"-", "A01", "A05", "A08"}
+    assert {u.attack for u in utterances if u.split == "eval"} == {"-", "A01", "A05", "A08", "A11"}
 
 
 def test_plan_is_seeded_and_speaker_balanced():
@@ -384,9 +385,10 @@ def prompt() -> sources.Recording:
     return next(r for r in sources.find_recordings() if r.lang == "en" and 2.0 < r.duration < 3.5)
 
 
-@pytest.mark.parametrize("attack_id", ["A01", "A02", "A03", "A05", "A08"])
+@pytest.mark.parametrize("attack_id", ["A01", "A02", "A03", "A05", "A08", "A09", "A10", "A11"])
 def test_signal_generators_keep_the_words(prompt, attack_id):
-    """Vocoders and conversion resynthesise the same utterance: same length, similar spectrogram."""
+    """Vocoders (neural ones included) and conversion resynthesise the same utterance: same length,
+    similar spectrogram."""
     x = sources.decode_g722(prompt.path)
     stats = vocoders.F0Stats(mean_log=np.log(200.0), std_log=0.15)
     conversion = attacks.Conversion(stats, vocoders.F0Stats(np.log(120.0), 0.15), 0.9)
@@ -484,3 +486,27 @@ def test_baselines_are_fitted_on_train_only(rng):
     lr, hf = results["mean-LFCC logistic regression"], results["energy above 6 kHz"]
     assert lr["dev"] < 0.05 and lr["eval"] > 0.9  # the cue flips on eval: the train fit fails there
     assert hf["dev"] < 0.05 and hf["eval"] > 0.9
+
+
+def test_held_out_prompts_are_never_used():
+    """450 prompts of 1.5-12 s, 90 per voice folder, chosen without a seed, in no profile's plan."""
+    _require_sources()
+    usable, reserved = usable_recordings()
+    assert len(reserved) == 450 and len({r.path for r in reserved}) == 450
+    per_voice = {v: sum(r.voice == v for r in reserved) for v in {r.voice for r in reserved}}
+    assert len(per_voice) == 5 and set(per_voice.values()) == {90}
+    assert all(1.5 <= r.duration <= 12.0 for r in reserved)
+    paths = {r.path for r in reserved}
+    assert not paths & {r.path for r in usable}
+    for name, profile in PROFILES.items():
+        for seed in (0, 1):
+            used = {u.source.path for u in plan(usable, profile, seed, set(attacks.ATTACKS))}
+            assert not used & paths, (name, seed)
+
+
+def test_held_out_list_is_written(ci_corpus):
+    lines = (ci_corpus / "held_out.tsv").read_text().splitlines()
+    assert lines[0] == "source\tvoice\tseconds\ttext" and len(lines) == 451
+    used = {line.split("\t")[9] for line in (ci_corpus / "sources.tsv").read_text().splitlines()[1:]}
+    assert not used & {line.split("\t")[0] for line in lines[1:]}
+    assert "450 prompts of 1.5-12 s" in (ci_corpus / "README.md").read_text()

@@ -20,7 +20,10 @@ if [ -n "${corpus}" ]; then
   exit 0
 fi
 
-if [ -f "${mini_dir}/.complete" ]; then
+# A build of another profile, seed or generator version is rebuilt, not reused.
+if python -c 'import sys; from ssd.data.mini_la.corpus import is_complete
+sys.exit(0 if is_complete(sys.argv[1], sys.argv[2], int(sys.argv[3])) else 1)' \
+    "${mini_dir}" "${mini_profile}" "${mini_seed}"; then
   echo "$0: using the mini corpus already built in ${mini_dir} ($(cat "${mini_dir}/.complete"))" >&2
   exit 0
 fi

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ssd.data.mini_la import tts, vocoders
+from ssd.data.mini_la import neural, tts, vocoders
 from ssd.data.mini_la.vocoders import F0Stats
+from ssd.utils.fileio import file_digest
 
 Waveform = tuple[np.ndarray, int]
 # Fixed settings of the signal generators; sources.tsv records them with every file.
@@ -105,6 +106,22 @@ def _hnm(item: SpoofInput, rng: np.random.Generator) -> Waveform:
     return vocoders.harmonic_plus_noise(item.audio, item.fs, rng), item.fs
 
 
+def _neural(name: str) -> Callable[[SpoofInput, np.random.Generator], Waveform]:
+    def run(item: SpoofInput, rng: np.random.Generator) -> Waveform:
+        return neural.synthesize(name, item.audio, item.fs, rng), item.fs
+    return run
+
+
+def _neural_settings(name: str) -> dict[str, object]:
+    """What sources.tsv records of a neural vocoder: its architecture and the digest of its weights."""
+    family = neural.FAMILIES[name]
+    conditioning = "40 log-mel bands, 5 ms hop" + (" + WORLD F0" if family.uses_f0 else "")
+    known = {"family": name, "conditioning": conditioning}
+    if family.weights.is_file():
+        known["weights_sha256"] = file_digest(family.weights)[0][:16]
+    return known
+
+
 ATTACKS: dict[str, Attack] = {a.attack_id: a for a in [
     Attack("A01", "world-copy", "vocoder copy-synthesis",
            "WORLD analysis (dio+stonemask F0, CheapTrick envelope, D4C aperiodicity) and synthesis "
@@ -137,6 +154,18 @@ ATTACKS: dict[str, Attack] = {a.attack_id: a for a in [
            "harmonic-plus-noise resynthesis of a bona fide prompt from its WORLD F0, envelope and "
            "aperiodicity (own sinusoidal synthesiser, shaped-noise aperiodic part)",
            _each(_hnm), WORLD),
+    Attack("A09", "nsf", "neural source-filter vocoder",
+           "copy-synthesis of a bona fide prompt by the project's small neural source-filter vocoder "
+           "(sine-harmonic source from WORLD F0, gated dilated-convolution filter on log-mel frames)",
+           _each(_neural("nsf")), _neural_settings("nsf"), missing=lambda: neural.missing("nsf")),
+    Attack("A10", "wavegen", "neural waveform generator (upsampling GAN-style)",
+           "copy-synthesis by the project's small MelGAN-style generator (transposed-convolution "
+           "upsampling of log-mel frames with dilated residual stacks)",
+           _each(_neural("wavegen")), _neural_settings("wavegen"), missing=lambda: neural.missing("wavegen")),
+    Attack("A11", "istft-vocoder", "neural spectral vocoder (iSTFT)",
+           "copy-synthesis by the project's small Vocos-style vocoder (ConvNeXt blocks at the frame "
+           "rate predict STFT magnitude and phase, inverted by overlap-add)",
+           _each(_neural("istft")), _neural_settings("istft"), missing=lambda: neural.missing("istft")),
 ]}
 
 

@@ -32,7 +32,14 @@ from ssd.data.asvspoof2019 import (
 )
 from ssd.data.mini_la import asv, attacks, channel, readme
 from ssd.data.mini_la.baseline import SplitFeatures, evaluate, utterance_features
-from ssd.data.mini_la.sources import SOURCE_FS, Recording, decode_g722, find_recordings
+from ssd.data.mini_la.sources import (
+    HELD_OUT_SECONDS,
+    SOURCE_FS,
+    Recording,
+    decode_g722,
+    find_recordings,
+    held_out,
+)
 from ssd.data.mini_la.vocoders import F0Stats, f0_stats, warp_factor
 from ssd.frontend.lfcc import lfcc
 from ssd.metrics.eer import compute_eer
@@ -42,7 +49,7 @@ from ssd.utils.fileio import atomic_write
 log = logging.getLogger(__name__)
 
 # Bump when a change to the generator changes the corpus, so that old builds are rebuilt.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 COMPLETE_MARKER = ".complete"
 OWNER_MARKER = ".mini_la"
 ASV_PROTOCOL_DIR = "ASVspoof2019_LA_asv_protocols"
@@ -70,18 +77,21 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # About 1,200 utterances (train 400, dev 300, eval 500, plus 24 enrolment): the whole recipe
-    # runs on it in well under 15 minutes on 2 cores.
+    # About 1,400 CM utterances (train 600, dev 330, eval 460, plus 24 enrolment) from 60/30/40 bona
+    # fide prompts per speaker and split; two neural vocoder families in train and dev, a third only in
+    # eval. The whole recipe runs on it in about 15 minutes on 2 cores.
     "default": Profile("default", {
-        "train": SplitSpec(25, {"A01": 75, "A02": 75, "A03": 75, "A04": 75}),
-        "dev": SplitSpec(20, {"A01": 55, "A02": 55, "A03": 55, "A04": 55}, enrol_per_speaker=3),
-        "eval": SplitSpec(25, {"A01": 60, "A05": 85, "A06": 85, "A07": 85, "A08": 85}, enrol_per_speaker=3),
+        "train": SplitSpec(60, {"A01": 60, "A02": 60, "A03": 60, "A04": 60, "A09": 60, "A10": 60}),
+        "dev": SplitSpec(30, {"A01": 35, "A02": 35, "A03": 35, "A04": 35, "A09": 35, "A10": 35},
+                         enrol_per_speaker=3),
+        "eval": SplitSpec(40, {"A01": 50, "A05": 50, "A06": 50, "A07": 50, "A08": 50, "A11": 50},
+                          enrol_per_speaker=3),
     }),
-    # 71 CM utterances (+16 enrolment) from five generators, for tests: builds in seconds.
+    # 80 CM utterances (+16 enrolment) from eight generators, for tests: builds in seconds.
     "ci": Profile("ci", {
-        "train": SplitSpec(3, {"A01": 5, "A02": 5, "A03": 5}),
-        "dev": SplitSpec(2, {"A01": 3, "A02": 3, "A03": 3}, enrol_per_speaker=2),
-        "eval": SplitSpec(3, {"A01": 3, "A05": 4, "A06": 4, "A08": 4}, enrol_per_speaker=2),
+        "train": SplitSpec(3, {"A01": 4, "A02": 4, "A03": 4, "A09": 3, "A10": 3}),
+        "dev": SplitSpec(2, {"A01": 3, "A02": 3, "A09": 3, "A10": 3}, enrol_per_speaker=2),
+        "eval": SplitSpec(3, {"A01": 3, "A05": 4, "A06": 4, "A08": 4, "A11": 3}, enrol_per_speaker=2),
     }, f0_recordings=2),
 }
 
@@ -137,6 +147,15 @@ class _Deck:
 
     def has(self, speaker: str, accepts) -> bool:
         return any(accepts(r.lang) for r in self.cards[speaker])
+
+
+def usable_recordings() -> tuple[list[Recording], list[Recording]]:
+    """(usable, held out): the 1-6 s speech prompts a profile may use, and the prompts reserved for
+    held-out testing (``sources.held_out``), which no profile uses."""
+    lo, hi = HELD_OUT_SECONDS
+    reserved = held_out(find_recordings(min_seconds=lo, max_seconds=hi))
+    paths = {r.path for r in reserved}
+    return [r for r in find_recordings() if r.path not in paths], reserved
 
 
 def available_attacks(profile: Profile) -> tuple[set[str], dict[str, str]]:
@@ -353,8 +372,15 @@ def _write_sources(out_dir: Path, utterances: list[Utterance], rendered: Mapping
                                u.source.text.replace("\t", " ")]) + "\n")
 
 
+def _write_held_out(out_dir: Path, reserved: list[Recording]) -> None:
+    with atomic_write(out_dir / "held_out.tsv") as f:
+        f.write("source\tvoice\tseconds\ttext\n")
+        for r in sorted(reserved, key=lambda r: str(r.path)):
+            f.write(f"{r.path}\t{r.voice}\t{r.duration:.3f}\t{r.text.replace(chr(9), ' ')}\n")
+
+
 def _summary(profile: Profile, seed: int, utterances: list[Utterance], rendered: Mapping[str, Rendered],
-             skipped: Mapping[str, str], asv_figures: Mapping[str, Mapping[str, float]]
+             skipped: Mapping[str, str], asv_figures: Mapping[str, Mapping[str, float]], held_out: int
              ) -> readme.CorpusSummary:
     features = {}
     for split in SETS:
@@ -383,13 +409,14 @@ def _summary(profile: Profile, seed: int, utterances: list[Utterance], rendered:
         speakers=[speakers[s] for s in sorted(speakers)], counts=counts, enrol=enrol,
         seconds={s: sum(rendered[u.utt].seconds for u in utterances if u.split == s) for s in SETS},
         skipped=dict(skipped), asv={k: dict(v) for k, v in asv_figures.items()}, baselines=evaluate(features),
+        held_out=held_out,
     )
 
 
 def _owned_paths(out_dir: Path) -> list[Path]:
     return [*(audio_dir(out_dir, s).parent for s in SETS), out_dir / PROTOCOL_DIR, out_dir / ASV_SCORE_DIR,
-            out_dir / ASV_PROTOCOL_DIR, out_dir / "sources.tsv", out_dir / "README.md",
-            out_dir / COMPLETE_MARKER]
+            out_dir / ASV_PROTOCOL_DIR, out_dir / "sources.tsv", out_dir / "held_out.tsv",
+            out_dir / "README.md", out_dir / COMPLETE_MARKER]
 
 
 def marker_text(profile: str, seed: int) -> str:
@@ -438,7 +465,7 @@ def build(out_dir: str | Path, profile: str = "default", seed: int = 0, nj: int 
         return False
     start = time.monotonic()
     spec = PROFILES[profile]
-    recordings = find_recordings()
+    recordings, reserved = usable_recordings()
     usable, skipped = available_attacks(spec)
     for attack_id, reason in skipped.items():
         log.warning("mini corpus: skipping %s (%s): %s", attack_id, attacks.get(attack_id).generator, reason)
@@ -450,7 +477,8 @@ def build(out_dir: str | Path, profile: str = "default", seed: int = 0, nj: int 
     _write_protocols(out_dir, utterances)
     asv_figures = _write_asv(out_dir, utterances, rendered)
     _write_sources(out_dir, utterances, rendered)
-    summary = _summary(spec, seed, utterances, rendered, skipped, asv_figures)
+    _write_held_out(out_dir, reserved)
+    summary = _summary(spec, seed, utterances, rendered, skipped, asv_figures, len(reserved))
     with atomic_write(out_dir / "README.md") as f:
         f.write(readme.render(summary))
     with atomic_write(out_dir / COMPLETE_MARKER) as f:

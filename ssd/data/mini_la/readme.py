@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ssd.data.asvspoof2019 import SETS
 from ssd.data.mini_la import attacks
 from ssd.data.mini_la.channel import ChannelConfig
-from ssd.data.mini_la.sources import CREDITS, INSTALL_COMMAND, VOICE_DIR
+from ssd.data.mini_la.sources import CREDITS, HELD_OUT_PER_VOICE, INSTALL_COMMAND, VOICE_DIR
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class CorpusSummary:
     skipped: dict[str, str]  # attack -> why this machine could not run it
     asv: dict[str, dict[str, float]]  # split -> {"eer", "spoof_accept"}
     baselines: dict[str, dict[str, float]]  # baseline -> split -> EER
+    held_out: int  # prompts reserved for held-out testing, listed in held_out.tsv
 
 
 def _pct(x: float) -> str:
@@ -77,8 +78,10 @@ def render(s: CorpusSummary) -> str:
         "never seen in training. No recording, and no spoof made from a recording, is in two splits.",
         "",
         "It is **not** ASVspoof: it has four speakers (ASVspoof 2019 LA has 107), speakers are shared "
-        "between splits, the spoofing systems are classic vocoders and offline TTS engines rather than the "
-        "challenge's neural systems, and the ASV scores come from a deliberately simple cepstral system. "
+        "between splits, the spoofing systems are classic vocoders, offline TTS engines and three small "
+        "neural vocoders trained here on the training split's bona fide speech (25 to 151 thousand "
+        "parameters, trained for minutes without adversarial losses) rather than the challenge's neural "
+        "systems, and the ASV scores come from a deliberately simple cepstral system. "
         "Figures measured on it test the pipeline; they say nothing about performance on ASVspoof.",
         "",
         "## Speakers",
@@ -126,9 +129,13 @@ def render(s: CorpusSummary) -> str:
         "",
         "Settings of every generator, per utterance, are in `sources.tsv` (columns: utt, split, role, "
         "speaker, key, attack, generator, settings, channel, source, text), together with the source "
-        "recording each file was made from; the Asterisk prompts it does not list are free for held-out "
-        "material. For voice conversion (speaker column = the claimed target) the settings name the "
-        "source speaker.",
+        "recording each file was made from. For voice conversion (speaker column = the claimed target) the "
+        "settings name the source speaker; for the neural vocoders they give the digest of the weights "
+        "(`ssd/data/mini_la/neural/weights/`, with their training cards and script).",
+        "",
+        f"`held_out.tsv` lists {s.held_out} prompts of 1.5-12 s ({HELD_OUT_PER_VOICE} per Asterisk voice "
+        "folder, chosen by a hash of their names) that no profile of this generator uses, whatever the "
+        "seed: they are reserved for held-out testing and must not be used to train or tune a detector.",
         "",
         "## Channel",
         "",
@@ -177,7 +184,9 @@ def render(s: CorpusSummary) -> str:
         "CC-BY-SA-3.0, Italian by Carlo Flora and Russian by Maxim Topal (ivrvoice.ru) under CC-BY-3.0. "
         "Spoofs derived from those recordings are adaptations of them; the corpus as a whole is therefore "
         "shared under CC-BY-SA-3.0 with the attributions above. The TTS engines (flite, espeak-ng, "
-        "festival with festvox-kallpc16k) are free software whose output carries no further restriction.",
+        "festival with festvox-kallpc16k) are free software whose output carries no further restriction; "
+        "the neural vocoders' weights were trained on the CC-BY-SA-3.0 prompts and are shared under the "
+        "same licence.",
         "",
         "## Layout",
         "",
@@ -187,6 +196,7 @@ def render(s: CorpusSummary) -> str:
         "ASVspoof2019_LA_asv_scores/ASVspoof2019.LA.asv.{dev,eval}.gi.trl.scores.txt",
         "ASVspoof2019_LA_asv_protocols/ASVspoof2019.LA.asv.{dev,eval}.{female,male}.trn.txt, *.gi.trl.txt",
         "sources.tsv   provenance of every file",
+        "held_out.tsv  the Asterisk prompts reserved for held-out testing (used by no profile)",
         ".mini_la      says this generator owns the folder (it refuses to overwrite any other LA tree)",
         ".complete     written last: profile, seed and generator version of a finished build",
         "```",

@@ -11,6 +11,7 @@ are not speech and are never used.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ CREDITS = {
     "it": ("Carlo Flora", "CC-BY-3.0"),
     "ru": ("Maxim Topal, ivrvoice.ru", "CC-BY-3.0"),
 }
+# Prompts of 1.5-12 s that no profile may use, per voice folder (5 x 90 = 450): held-out test material.
+HELD_OUT_PER_VOICE = 90
+HELD_OUT_SECONDS = (1.5, 12.0)
 # <lang>_<REGION>_<sex>_<Name>, e.g. en_US_f_Allison, it_IT_m_Carlo.
 VOICE_DIR = re.compile(r"^(?P<lang>[a-z]{2})_(?P<region>[A-Z]{2})_(?P<sex>[fm])_(?P<name>\w+)$")
 
@@ -135,3 +139,16 @@ def find_recordings(root: Path = SOUNDS_ROOT, transcript_root: Path = TRANSCRIPT
             recordings.append(Recording(path=path, name=name, voice=voice.name, speaker=m["name"], lang=lang,
                                         sex=m["sex"], text=text, num_samples=num_samples))
     return recordings
+
+
+def held_out(recordings: list[Recording]) -> list[Recording]:
+    """The reserved prompts: per voice folder, the HELD_OUT_PER_VOICE of 1.5-12 s first by a hash of
+    their name, so the choice depends on nothing but the prompt set (no seed, no profile)."""
+    lo, hi = HELD_OUT_SECONDS
+    chosen = []
+    for voice in sorted({r.voice for r in recordings}):
+        eligible = [r for r in recordings
+                    if r.voice == voice and lo * SOURCE_FS <= r.num_samples <= hi * SOURCE_FS]
+        eligible.sort(key=lambda r: hashlib.sha256(f"{r.voice}/{r.name}".encode()).hexdigest())
+        chosen += eligible[:HELD_OUT_PER_VOICE]
+    return chosen

@@ -217,11 +217,13 @@ def run_stage5(
     ci: CiOptions = CiOptions(),
     calibrate_on: str | None = "dev",
     seed_baseline: str | None = None,
+    references: dict[str, dict[str, float]] | None = None,
 ) -> list[ExperimentResult]:
     """Score all experiments on all sets; write per-experiment and top-level RESULTS.md and plots.
 
     ``seed_baseline`` (e.g. "vanilla"): the directories are ``<tag>_s<seed>`` runs; the top-level file
     then also aggregates over seeds (``ssd.metrics.seeds``) and ``seeds.json`` is written beside it.
+    ``references`` ({name: {set: eer}}): reference rows of the top-level tables and their reading.
     """
     if not exp_dirs:
         raise ValueError("no experiment directories given")
@@ -262,7 +264,7 @@ def run_stage5(
         if curves:
             det_plots[set_name] = out.parent / f"det_{set_name}.png"
             plots.plot_det_curves(curves, det_plots[set_name], f"DET curves, {set_name}")
-    summary = summary_markdown(results, env, sets, det_plots, out.parent)
+    summary = summary_markdown(results, env, sets, det_plots, out.parent, references)
     if seed_baseline is not None:
         lines, data = seeds_summary(results, sets, seed_baseline)
         summary += "\n".join(lines) + "\n"

@@ -340,6 +340,8 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
     seed_opts=(--aggregate-seeds)
     case " ${variants} " in *" vanilla "*) seed_opts+=(--baseline "${tag_prefix}${loss}_vanilla") ;; esac
   fi
+  # Reference EERs of the corpus (local/data.sh may write them; the mini corpus's trivial baselines).
+  [ -f data/references.json ] && seed_opts+=(--references data/references.json)
   # shellcheck disable=SC2086
   # The dump dirs hold the tables of the utterances that have features (bad_utts left out) and the ASV scores.
   python -m ssd.bin.results --exp-dirs "${exp_dirs[@]}" --data-root "${feats}" --sets ${test_sets} \

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from ssd.metrics.bootstrap import DEFAULT_REPLICATES, DEFAULT_SEED
+from ssd.metrics.reading import read_references
 from ssd.metrics.tdcf import TDCF_VARIANTS
 from ssd.results import CiOptions, run_stage5
 
@@ -51,6 +52,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baseline", default="vanilla", metavar="TAG",
                         help="variant the others are compared with under --aggregate-seeds "
                         "(default: %(default)s)")
+    parser.add_argument("--references", type=Path, default=None, metavar="JSON",
+                        help="reference EERs shown as extra rows and in the reading of the table, "
+                        "{name: {set: eer}} (the mini corpus's trivial baselines: data/references.json)")
     return parser
 
 
@@ -66,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         results = run_stage5(
             args.exp_dirs, args.data_root, args.sets, args.out, args.tdcf, command, ci, calibrate_on,
             args.baseline if args.aggregate_seeds else None,
+            read_references(args.references) if args.references else None,
         )
     except (ValueError, OSError) as err:
         logging.error("stage 5 failed: %s", err)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ssd import provenance
 from ssd.metrics.calibration import CALIBRATION_FILE
+from ssd.metrics.reading import Entry, is_reference, reading_markdown
 from ssd.metrics.report import TDCF_NAMES, Figures
 from ssd.metrics.scorefiles import attack_sort_key
 
@@ -197,14 +198,25 @@ def experiment_markdown(exp: ExperimentResult, env: Environment) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _entry(tag: str, result: SetResult) -> Entry:
+    ci = result.report.intervals
+    return Entry(tag, result.report.pooled.eer, ci.eer.low if ci else None, ci.eer.high if ci else None,
+                 reference=is_reference(tag))
+
+
 def summary_markdown(
     results: list[ExperimentResult],
     env: Environment,
     sets: list[str],
     det_plots: dict[str, Path],
     out_dir: Path,
+    references: dict[str, dict[str, float]] | None = None,
 ) -> str:
-    """Top-level RESULTS.md: every variant side by side per set, pooled and per attack."""
+    """Top-level RESULTS.md: every variant side by side per set, pooled and per attack, the reference
+    EERs of ``references`` ({name: {set: eer}}, e.g. the corpus's trivial baselines) as extra rows, and
+    a plain-language reading of the pooled tables."""
+    references = references or {}
+    readings: dict[str, list[Entry]] = {}
     lines = ["# RESULTS", "", _GENERATED]
     lines += ["", "## Environments", "", *env.markdown(), "", "## Variants", ""]
     rows = []
@@ -220,7 +232,12 @@ def summary_markdown(
             lines.append("no variant has scores for this set")
             continue
         rows = [_pooled_row(tag, result) for tag, result in scored]
+        refs = {name: per[set_name] for name, per in references.items() if set_name in per}
+        blank = ["-"] * (len(FIGURE_HEADER) - 1)
+        rows += [[f"{name} (reference)", _pct(eer), *blank] for name, eer in refs.items()]
         lines += _table(["variant", *FIGURE_HEADER], rows)
+        readings[set_name] = [_entry(tag, result) for tag, result in scored]
+        readings[set_name] += [Entry(name, eer, reference=True) for name, eer in refs.items()]
         warned = [tag for tag, result in scored if result.report.inverted_warning]
         if warned:
             lines += ["", f"**WARNING: pooled EER above 50 % for {', '.join(warned)}: inverted score sign?**"]
@@ -238,6 +255,7 @@ def summary_markdown(
                 per_attack = result.report.per_attack
                 rows.append([tag] + [value(per_attack[a]) if a in per_attack else "-" for a in attacks])
             lines += ["", f"### {set_name}: {title} per attack", ""] + _table(["variant", *attacks], rows)
+    lines += reading_markdown(readings)
     missing = [(exp, set_name, path) for exp in results for set_name, path in exp.missing.items()]
     if missing:
         lines += ["", "## Missing scores", ""]

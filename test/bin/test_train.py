@@ -188,3 +188,24 @@ def test_two_process_ddp_on_cpu(dumps: dict[str, Path], tmp_path: Path) -> None:
     assert not [line for line in proc.stderr.splitlines() if "[rank 1]" in line and "INFO" in line]
     info = json.loads((exp / "model_info.json").read_text())
     assert info["world_size"] == 2
+
+
+def test_early_stopping_after_patience_epochs_and_on_resume(dumps: dict[str, Path], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    """Near-frozen weights (lr 0; only batch-norm statistics move) soon stop improving the dev EER:
+    the run stops ``patience`` epochs after its best, a resume with the same patience trains nothing,
+    a larger patience trains on from where it stopped."""
+    exp = tmp_path / "exp"
+    frozen = ("--epochs", "30", "--optim.lr", "0", "--optim.centre_lr", "0", "--optim.aux_lr", "0")
+    main(train_argv(dumps, exp, "vanilla", "ocsoftmax", *frozen, "--train.patience", "2"))
+    last = load_checkpoint(exp / "last.pt")
+    stopped, best = last["epoch"], last["best"]["epoch"]
+    assert stopped - best == 2 and stopped < 30
+    assert f"early stop: no better dev EER in the 2 epochs after epoch {best}" in capsys.readouterr().err
+    assert load_checkpoint(exp / "best.pt")["epoch"] == best
+    main(train_argv(dumps, exp, "vanilla", "ocsoftmax", *frozen, "--train.patience", "2"))
+    assert load_checkpoint(exp / "last.pt")["epoch"] == stopped
+    main(train_argv(dumps, exp, "vanilla", "ocsoftmax", *frozen, "--train.patience", "5"))
+    last = load_checkpoint(exp / "last.pt")
+    assert last["epoch"] > stopped and (last["epoch"] - last["best"]["epoch"] == 5 or last["epoch"] == 30)
+    assert len((exp / "history.tsv").read_text().splitlines()) == 1 + last["epoch"]

@@ -5,6 +5,7 @@ trivial baselines)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -510,3 +511,12 @@ def test_held_out_list_is_written(ci_corpus):
     used = {line.split("\t")[9] for line in (ci_corpus / "sources.tsv").read_text().splitlines()[1:]}
     assert not used & {line.split("\t")[0] for line in lines[1:]}
     assert "450 prompts of 1.5-12 s" in (ci_corpus / "README.md").read_text()
+
+
+def test_trivial_baselines_are_written_for_stage_5(ci_corpus):
+    table = json.loads((ci_corpus / "trivial_baselines.json").read_text())
+    assert set(table) == {"mean-LFCC logistic regression", "energy above 6 kHz"}
+    readme = (ci_corpus / "README.md").read_text()
+    for name, per in table.items():
+        assert set(per) == {"dev", "eval"}
+        assert f"| {name} | {100 * per['dev']:.1f} % | {100 * per['eval']:.1f} % |" in readme

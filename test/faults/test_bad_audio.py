@@ -138,8 +138,9 @@ def test_skip_bad_utts_lists_every_fault_and_keeps_every_valid_utterance(tmp_pat
     for utt, (_, num_frames) in VALID.items():
         assert feats[utt].shape == (num_frames, 60), utt
         assert np.isfinite(feats[utt]).all(), utt
-    # Digital silence hits the log floor: every static coefficient is finite and all deltas are zero.
-    assert np.all(feats["ok_silence"][:, 20:] == 0)
+    # Digital silence hits the log floor: every static coefficient is finite and the deltas vanish (to
+    # rounding: BLAS may round the last rows of a block's product differently, ~1e-15).
+    assert np.max(np.abs(feats["ok_silence"][:, 20:])) < 1e-12
 
 
 @pytest.fixture(scope="module")

@@ -224,3 +224,34 @@ def test_a_bad_score_file_fails_the_stage_naming_it(tree, caplog):
 def test_a_missing_experiment_directory_is_an_error(tree, caplog):
     assert run("vanilla", "nope") == 1
     assert "exp/nope: not an experiment directory" in caplog.text
+
+
+def test_reference_rows_and_the_reading_of_the_table(tree):
+    """Trivial baselines become rows; the reading names the best system and what its interval supports."""
+    root, _ = tree
+    (root / "references.json").write_text(json.dumps({"trivial energy": {"dev": 0.45, "eval": 0.41}}))
+    assert run("vanilla", "all", extra=("--references", "references.json")) == 0
+    text = (root / "RESULTS.md").read_text()
+    eval_rows = table_rows(text, "## eval")
+    assert eval_rows["trivial energy (reference)"][:2] == ["41.000", "-"]
+    reading = text[text.index("## Reading the table"):]
+    eers = {tag: json.loads((root / "exp" / tag / "scores" / "eval.json").read_text())
+            for tag in ("all", "vanilla")}
+    best = min(eers, key=lambda t: eers[t]["pooled"]["eer"])
+    assert f"- **eval**: the lowest EER is `{best}` (" in reading
+    # separation 3.0 against 1.5 on 320 spoofs: far beyond the resampling noise of either
+    assert best == "all" and "Worse beyond noise: `vanilla`" in reading
+    assert "Reference `trivial energy` (41.0 %): beaten beyond noise by 2 of 2 systems." in reading
+    (root / "bad.json").write_text(json.dumps({"x": {"eval": 7}}))
+    assert run("vanilla", extra=("--references", "bad.json")) == 1
+
+
+def test_reading_without_intervals_says_nothing_can_be_judged():
+    from ssd.metrics.reading import Entry, reading
+
+    lines = reading("eval", [Entry("a", 0.10), Entry("b", 0.12), Entry("lfcc_gmm", 0.2, 0.18, 0.22, True)])
+    assert lines[0] == "- **eval**: the lowest EER is `a` (10.0 %)."
+    assert "no difference can be judged" in lines[1]
+    assert lines[-1] == "  Reference `lfcc_gmm` (20.0 % [18.0, 22.0]): beaten beyond noise by 2 of 2 systems."
+    tied = reading("dev", [Entry("a", 0.10, 0.08, 0.13), Entry("b", 0.12, 0.10, 0.15)])
+    assert tied[1] == "  Within noise of it (intervals overlap): `b` (12.0 % [10.0, 15.0])."

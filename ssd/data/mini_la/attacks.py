@@ -158,7 +158,7 @@ ATTACKS: dict[str, Attack] = {a.attack_id: a for a in [
            "copy-synthesis of a bona fide prompt by the project's small neural source-filter vocoder "
            "(sine-harmonic source from WORLD F0, gated dilated-convolution filter on log-mel frames)",
            _each(_neural("nsf")), _neural_settings("nsf"), missing=lambda: neural.missing("nsf")),
-    Attack("A10", "wavegen", "neural waveform generator (upsampling GAN-style)",
+    Attack("A10", "wavegen", "neural upsampling waveform generator",
            "copy-synthesis by the project's small MelGAN-style generator (transposed-convolution "
            "upsampling of log-mel frames with dilated residual stacks)",
            _each(_neural("wavegen")), _neural_settings("wavegen"), missing=lambda: neural.missing("wavegen")),

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 # Bump when a change to the generator changes the corpus, so that old builds are rebuilt.
 FORMAT_VERSION = 2
 COMPLETE_MARKER = ".complete"
+TRIVIAL_BASELINES = "trivial_baselines.json"  # {baseline: {split: EER}}, stage 5's reference rows
 OWNER_MARKER = ".mini_la"
 ASV_PROTOCOL_DIR = "ASVspoof2019_LA_asv_protocols"
 SPLIT_LETTER = {"train": "T", "dev": "D", "eval": "E"}
@@ -416,7 +417,7 @@ def _summary(profile: Profile, seed: int, utterances: list[Utterance], rendered:
 def _owned_paths(out_dir: Path) -> list[Path]:
     return [*(audio_dir(out_dir, s).parent for s in SETS), out_dir / PROTOCOL_DIR, out_dir / ASV_SCORE_DIR,
             out_dir / ASV_PROTOCOL_DIR, out_dir / "sources.tsv", out_dir / "held_out.tsv",
-            out_dir / "README.md", out_dir / COMPLETE_MARKER]
+            out_dir / "README.md", out_dir / TRIVIAL_BASELINES, out_dir / COMPLETE_MARKER]
 
 
 def marker_text(profile: str, seed: int) -> str:
@@ -481,6 +482,9 @@ def build(out_dir: str | Path, profile: str = "default", seed: int = 0, nj: int 
     summary = _summary(spec, seed, utterances, rendered, skipped, asv_figures, len(reserved))
     with atomic_write(out_dir / "README.md") as f:
         f.write(readme.render(summary))
+    with atomic_write(out_dir / TRIVIAL_BASELINES) as f:
+        json.dump(summary.baselines, f, indent=1, sort_keys=True)
+        f.write("\n")
     with atomic_write(out_dir / COMPLETE_MARKER) as f:
         f.write(marker_text(profile, seed))
     log.info("mini corpus: done in %.1f s; %s", time.monotonic() - start, readme.one_line(summary))

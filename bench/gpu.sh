@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU figures for bench/RESULTS.md, in one run of at most 8 minutes on one CUDA machine:
 #   1. training step of the paper configuration (ResNet-34, 60x750, batch 64) for vanilla and all, fp32
-#      and bf16 (bf16 also with channels_last), reference vs efficient step   (bench/train_step.py)
+#      and bf16 (bf16 also with channels_last, and with torch.compile), reference vs efficient step
+#                                                                            (bench/train_step.py)
 #   2. scoring throughput: forward-only windows/s, fp32 and bf16             (bench/train_step.py --infer)
 #   3. a short real training run (OC-softmax, all tasks, mini configuration) on the mini corpus features
 #      with DDP (torchrun, one process on one GPU), then ssd.bin.infer on dev: wall time, utterances/s
@@ -113,12 +114,14 @@ if ${dry_run}; then
   device=cpu
   sizes=(--size mini --batch 4 --frames 48 --threads 1 --in-process)
   step_opts=(--steps 1 --warmup 0)
+  compile_backend=aot_eager
   score_opts=(--size mini --batch 8 --frames 48 --threads 1 --steps 2 --warmup 1 --in-process)
   ddp_epochs=1
 else
   device=cuda
   sizes=(--size paper --batch 64 --frames 750 --cudnn-benchmark)
   step_opts=(--steps "${steps}" --warmup 2)
+  compile_backend=inductor
   score_opts=(--size paper --batch 256 --frames 750 --steps 20 --warmup 3 --cudnn-benchmark)
   if ! "${python}" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
     echo "bench/gpu.sh: no CUDA device visible to ${python} (use --dry-run on a CPU machine)" >&2
@@ -142,6 +145,11 @@ cat "${work}/step.jsonl" >> "${out}/train_step.jsonl"
 "${python}" bench/train_step.py --device "${device}" "${sizes[@]}" "${step_opts[@]}" --variants vanilla all \
   --amp bf16 --paths efficient --channels-last --json "${work}/step_cl.jsonl" | tee -a "${out}/train_step.txt"
 cat "${work}/step_cl.jsonl" >> "${out}/train_step.jsonl"
+# train.compile (the dry run uses aot_eager: dynamo's tracing without a C++ toolchain).
+"${python}" bench/train_step.py --device "${device}" "${sizes[@]}" "${step_opts[@]}" --variants vanilla all \
+  --amp bf16 --paths efficient --compile "${compile_backend}" --json "${work}/step_compiled.jsonl" \
+  | tee -a "${out}/train_step.txt"
+cat "${work}/step_compiled.jsonl" >> "${out}/train_step.jsonl"
 
 # -- 2. scoring throughput -------------------------------------------------------------------------------
 log "2/3 scoring throughput, fp32 and bf16 (the network is the same for every variant)"
@@ -236,6 +244,8 @@ for name, kind in (("train_step.jsonl", "train step"), ("score.jsonl", "scoring"
         spec = row["spec"]
         ref = row.get("reference", {}).get("samples_per_s")
         layout = "NHWC" if spec["channels_last"] else "NCHW"
+        if spec.get("compile", "none") != "none":
+            layout += f", compiled ({spec['compile']})"
         for path in ("reference", "efficient", "score"):
             if path in row:
                 r = row[path]

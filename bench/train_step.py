@@ -125,7 +125,8 @@ def _setup(spec: dict):
     cfg = {"model": {"resnet": SIZES[spec["size"]], "input_length": spec["frames"]},
            "loss": {"name": spec["loss"]},
            "tasks": VARIANTS[spec["variant"]],
-           "train": {"amp": spec["amp"], "channels_last": spec["channels_last"]}}
+           "train": {"amp": spec["amp"], "channels_last": spec["channels_last"],
+                     "compile": spec.get("compile", "none")}}
     batch = spec["batch"]
     n_bona = max(1, round(BONA_FRACTION * batch))
     g = torch.Generator().manual_seed(1)
@@ -242,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", default="none", metavar="BACKEND",
+                        help="train.compile: torch.compile the backbone with this backend (warm-up steps "
+                        "absorb the compilation; training steps only)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms")
     parser.add_argument("--paths", nargs="+", default=["reference", "efficient"], choices=list(PATHS),
                         help="efficient-s2 is skipped for variants without S2, where it is the reference")
@@ -262,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'samples/s':>9} {'vs ref':>6} {'cpu s':>8} {'sys s':>6} {'cpu vs ref':>10} {'peak MB':>8}")
     print(f"# {'scoring' if args.infer else 'training step'}: device={args.device} size={args.size} "
           f"frames={args.frames} steps={args.steps} warmup={args.warmup} channels_last={args.channels_last} "
-          f"cudnn_benchmark={args.cudnn_benchmark}",
+          f"compile={args.compile} cudnn_benchmark={args.cudnn_benchmark}",
           flush=True)
     print(header, flush=True)
     rows = []
@@ -282,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
                     spec = {"variant": variant, "loss": loss, "batch": args.batch, "frames": args.frames,
                             "size": args.size, "steps": args.steps, "warmup": args.warmup, "amp": amp,
                             "device": args.device, "threads": args.threads, "paths": paths,
-                            "channels_last": args.channels_last, "infer": args.infer,
+                            "channels_last": args.channels_last, "compile": args.compile,
+                            "infer": args.infer,
                             "cudnn_benchmark": args.cudnn_benchmark}
                     if args.in_process:
                         result = run_infer_worker(spec) if args.infer else run_worker(spec)

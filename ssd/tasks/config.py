@@ -83,11 +83,13 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class StepConfig:
-    """How the step runs (not what it computes): mixed precision and the efficient S2 update."""
+    """How the step runs (not what it computes): mixed precision, the efficient S2 update, memory format
+    and compilation of the backbone."""
 
     amp: str = "none"  # none | bf16 | fp16 autocast (fp16 adds gradient scaling)
     efficient_step: bool = True  # False runs the reference code's redundant S2 work (for comparisons)
     channels_last: bool = False  # NHWC memory format for the convolutional networks (GPU speed)
+    compile: str = "none"  # none, or the torch.compile backend of the backbone (inductor, aot_eager, ...)
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None) -> StepConfig:
@@ -96,4 +98,16 @@ class StepConfig:
         out = cls(**cfg)
         if out.amp not in AMP_MODES:
             raise ValueError(f"train.amp must be one of {AMP_MODES}, got {out.amp!r}")
+        if not isinstance(out.compile, str) or (out.compile != "none"
+                                                and out.compile not in torch_compile_backends()):
+            raise ValueError(f"train.compile must be 'none' or a torch.compile backend "
+                             f"({', '.join(torch_compile_backends())}), got {out.compile!r}")
         return out
+
+
+def torch_compile_backends() -> list[str]:
+    """The backends this torch's ``torch.compile`` registers, debugging ones (``eager``, ``aot_eager``)
+    included and torch's own test fixtures left out; ``inductor`` is its default."""
+    import torch._dynamo
+
+    return sorted(b for b in torch._dynamo.list_backends(exclude_tags=()) if "TESTING" not in b)

@@ -167,7 +167,8 @@ def _double_running_stats_update(module: nn.Module) -> Iterator[None]:
 class MultiTaskTrainer:
     """Optimisers, lr schedule, mixed precision and the S1/S2/S3 training step of a MultiTaskModel.
 
-    Reads ``optim``, ``tasks`` and, from ``train``, ``amp`` / ``efficient_step`` / ``channels_last``.
+    Reads ``optim``, ``tasks`` and, from ``train``, ``amp`` / ``efficient_step`` / ``channels_last`` /
+    ``compile``.
     With ``distributed`` the default process group must be initialised; parameters are broadcast from
     rank 0, each player's gradients are averaged over ranks before its update (see ``ssd.tasks.sync``),
     and BatchNorm is SyncBatchNorm on CUDA (converted in place) or plain BatchNorm elsewhere with running
@@ -196,6 +197,8 @@ class MultiTaskTrainer:
                     setattr(model, name, nn.SyncBatchNorm.convert_sync_batchnorm(module))
         if self.step_cfg.channels_last:
             model.to(memory_format=torch.channels_last)
+        if self.step_cfg.compile != "none":  # in place: the state dict keeps its keys
+            model.backbone.compile(backend=self.step_cfg.compile)
         if distributed:
             sync.broadcast_state(model)
         self.optimisers = build_optimisers(model.backbone, model.cm_loss, model.decoder, model.converter,

@@ -23,6 +23,7 @@ def test_gpu_script_dry_run_prints_every_figure(repo_root, tmp_path):
             for path in ("reference", "efficient"):
                 assert (variant, amp, "NCHW", path) in cells, (variant, amp, path, table)
         assert (variant, "bf16", "NHWC", "efficient") in cells
+        assert (variant, "bf16", "NCHW, compiled (aot_eager)", "efficient") in cells
     assert sum(line.startswith("| scoring") for line in table.splitlines()) == 2
     assert "DDP training run (torchrun, 1 process): done" in table
     assert "last dev EER n/a" not in table

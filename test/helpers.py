@@ -193,6 +193,27 @@ def train_argv(dumps: dict[str, Path], exp: Path, variant: str = "vanilla", loss
             "--train-dir", str(dumps["train"]), "--dev-dir", str(dumps["dev"]), "--exp-dir", str(exp), *extra]
 
 
+def write_audio_dir(out: Path, n_utts: int, seed: int, speakers: list[str], prefix: str) -> Path:
+    """A raw-front-end data dir (wav.scp of real WAV files + tables); spoofs carry a 3 kHz tone."""
+    rng = np.random.default_rng(seed)
+    (out / "wav").mkdir(parents=True)
+    tables = {"wav.scp": {}, "utt2label": {}, "utt2spk": {}, "utt2attack": {}}
+    for i in range(n_utts):
+        utt, spoof = f"{prefix}{i:04d}", i % 2 == 1
+        n = int(rng.integers(int(0.15 * FS), int(0.5 * FS)))
+        wave = 0.1 * rng.standard_normal(n)
+        if spoof:
+            wave += 0.3 * np.sin(2 * np.pi * 3000 * np.arange(n) / FS)
+        sf.write(out / "wav" / f"{utt}.wav", np.clip(wave, -1, 1), FS, subtype="PCM_16")
+        tables["wav.scp"][utt] = str(out / "wav" / f"{utt}.wav")
+        tables["utt2label"][utt] = "spoof" if spoof else "bonafide"
+        tables["utt2attack"][utt] = "A01" if spoof else "-"
+        tables["utt2spk"][utt] = speakers[i % len(speakers)]
+    for name, table in tables.items():
+        (out / name).write_text("".join(f"{k} {v}\n" for k, v in sorted(table.items())))
+    return out
+
+
 # --- recipes ------------------------------------------------------------------------------------------
 
 def link_recipe(dest: Path, recipe: str = "asvspoof2019_la") -> Path:

@@ -230,24 +230,28 @@ class RandomCropDataset(Dataset):
 
     Crop offsets are drawn for the whole epoch from a generator seeded by ``(seed, epoch)`` in
     :meth:`set_epoch`, so they do not depend on the number of DataLoader workers or on the rank, and
-    a resumed run draws the same crops. Shorter utterances are repeat-padded.
+    a resumed run draws the same crops. Shorter utterances are repeat-padded. ``augment(crop, rng)``
+    (e.g. RawBoost on waveform crops) draws from a generator seeded by ``(seed, epoch, index)``.
     Items: ``(feats (dims, crop_frames) float32 array, label, speaker, index)``, plus the crop's
     ``target(crop)`` (dims', frames') when a ``target`` function is given (the LFCC that S1 reconstructs
     from a waveform crop); batch them with :func:`collate_crops`.
     """
 
     def __init__(self, table: FeatureTable | WaveTable, crop_frames: int, seed: int,
-                 target: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 target: Callable[[np.ndarray], np.ndarray] | None = None,
+                 augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None) -> None:
         if crop_frames <= 0:
             raise ValueError(f"crop_frames must be positive, got {crop_frames}")
         self.table = table
         self.crop_frames = crop_frames
         self.seed = seed
         self.target = target
+        self.augment = augment
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         """Draw the crop offsets of ``epoch``."""
+        self.epoch = epoch
         spare = np.maximum(self.table.num_frames - self.crop_frames, 0)
         rng = np.random.default_rng([self.seed, epoch, 1])
         self.offsets = (rng.random(len(spare)) * (spare + 1)).astype(np.int64)
@@ -263,6 +267,9 @@ class RandomCropDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple:
         crop = self.crop(index)
+        if self.augment is not None:  # its own stream per (seed, epoch, utterance): workers and resumes agree
+            rng = np.random.default_rng([self.seed, self.epoch, 2, index])
+            crop = self.augment(crop, rng).astype(np.float32)
         item = (crop.T, int(self.table.labels[index]), int(self.table.speakers[index]), index)
         return item if self.target is None else (*item, self.target(crop))
 

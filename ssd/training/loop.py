@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from ssd.augment.rawboost import algorithm_of, crop_augmenter
 from ssd.data.dataset import RandomCropDataset, collate_crops, open_table, read_speakers
 from ssd.data.sampler import ShardedBatchSampler
 from ssd.data.windows import check_policy
@@ -100,6 +101,13 @@ class Harness:
         self.speakers = read_speakers(Path(data["train_dir"]) / "utt2spk")
         self.model = MultiTaskModel(cfg, len(self.speakers)).to(ctx.device)
         frontend = self.model.frontend
+        try:
+            boost = algorithm_of(data["rawboost"])
+        except ValueError as err:
+            raise TrainingError(str(err)) from None
+        if boost and not self.model.waveform_input:
+            raise TrainingError(f"data.rawboost {data['rawboost']!r} augments waveforms: it needs a waveform "
+                                f"front end (model.frontend raw), not {frontend.name!r}")
         table_args = {"cache": data["cache"], "cache_max_gb": float(data["cache_max_gb"]),
                       "feat_dim": frontend.dim}
         self.train_table = open_table(frontend.name, data["train_dir"], self.speakers, **table_args)
@@ -111,7 +119,8 @@ class Harness:
                                     "utterances, "
                                     f"has {n_bona} bona fide of {len(table)}")
         target = recon_lfcc if self.model.decoder is not None and self.model.waveform_input else None
-        self.dataset = RandomCropDataset(self.train_table, self.length, int(cfg["seed"]), target)
+        augment = crop_augmenter(boost, getattr(self.train_table, "fs", 16000))
+        self.dataset = RandomCropDataset(self.train_table, self.length, int(cfg["seed"]), target, augment)
         self.sampler = ShardedBatchSampler(len(self.train_table), int(data["batch_size"]), ctx.rank,
                                            ctx.world_size, seed=int(cfg["seed"]))
         self.loader = DataLoader(self.dataset, batch_sampler=self.sampler, collate_fn=collate_crops,

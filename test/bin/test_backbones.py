@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from helpers import CONF
+from helpers import CONF, write_audio_dir
 
 from ssd.bin.infer import main as infer_main
 from ssd.bin.train import main as train_main
@@ -29,27 +29,6 @@ TINY = {
                "filts: [6, [1, 4], [4, 4], [4, 8], [8, 8]], gat_dims: [8, 6]}\neval: {hop_length: 2000}\n"),
 }
 AUX = {"lcnn": "conv", "rawnet2": "spk", "aasist": "recon"}  # one auxiliary task per backbone
-
-
-def write_audio_dir(out: Path, n_utts: int, seed: int, speakers: list[str], prefix: str) -> Path:
-    """A raw-front-end data dir (wav.scp of real WAV files + tables); spoofs carry a 3 kHz tone."""
-    rng = np.random.default_rng(seed)
-    (out / "wav").mkdir(parents=True)
-    tables = {"wav.scp": {}, "utt2label": {}, "utt2spk": {}, "utt2attack": {}}
-    for i in range(n_utts):
-        utt, spoof = f"{prefix}{i:04d}", i % 2 == 1
-        n = int(rng.integers(int(0.15 * FS), int(0.5 * FS)))
-        wave = 0.1 * rng.standard_normal(n)
-        if spoof:
-            wave += 0.3 * np.sin(2 * np.pi * 3000 * np.arange(n) / FS)
-        sf.write(out / "wav" / f"{utt}.wav", np.clip(wave, -1, 1), FS, subtype="PCM_16")
-        tables["wav.scp"][utt] = str(out / "wav" / f"{utt}.wav")
-        tables["utt2label"][utt] = "spoof" if spoof else "bonafide"
-        tables["utt2attack"][utt] = "A01" if spoof else "-"
-        tables["utt2spk"][utt] = speakers[i % len(speakers)]
-    for name, table in tables.items():
-        (out / name).write_text("".join(f"{k} {v}\n" for k, v in sorted(table.items())))
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""Waveform augmentation for training: RawBoost (``rawboost``)."""

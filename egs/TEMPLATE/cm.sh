@@ -238,9 +238,12 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
     for name in utt2spk spk2utt utt2label utt2attack asv_scores.txt corpus; do
       [ -f "data/${dset}/${name}" ] && cp "data/${dset}/${name}" "${dump}/${name}"
     done
+    # The audio too, one file per utterance (no segments): RawBoost under LFCC trains from it.
+    [ "${list}" = wav.scp ] && cp "data/${dset}/wav.scp" "${dump}/wav.scp"
     if [ -s "${dump}/bad_utts" ]; then
       log "warning: ${dset}: $(wc -l < "${dump}/bad_utts") utterances skipped, listed in ${dump}/bad_utts"
       utils/filter_scp.pl "${dump}/feats.scp" "data/${dset}/utt2spk" > "${dump}/utt2spk"
+      [ "${list}" = wav.scp ] && utils/filter_scp.pl "${dump}/feats.scp" "data/${dset}/wav.scp" > "${dump}/wav.scp"
       for name in utt2label utt2attack; do
         utils/filter_scp.pl "${dump}/feats.scp" "data/${dset}/${name}" > "${dump}/${name}"
       done

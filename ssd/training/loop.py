@@ -16,6 +16,7 @@ Logging goes to stderr (the recipe's queue script captures it into ``train.log``
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from ssd.augment.rawboost import algorithm_of, crop_augmenter
 from ssd.data.dataset import RandomCropDataset, collate_crops, open_table, read_speakers
 from ssd.data.sampler import ShardedBatchSampler
 from ssd.data.windows import check_policy
+from ssd.frontend.lfcc import frame_geometry, lfcc
 from ssd.inference import score_table
 from ssd.metrics.eer import compute_eer
 from ssd.tasks.multitask import MultiTaskModel, MultiTaskTrainer, recon_lfcc
@@ -105,12 +107,17 @@ class Harness:
             boost = algorithm_of(data["rawboost"])
         except ValueError as err:
             raise TrainingError(str(err)) from None
-        if boost and not self.model.waveform_input:
-            raise TrainingError(f"data.rawboost {data['rawboost']!r} augments waveforms: it needs a waveform "
-                                f"front end (model.frontend raw), not {frontend.name!r}")
+        # RawBoost under LFCC: training crops are cut from the audio (the dump dir's wav.scp), augmented
+        # and turned into LFCC on the fly; dev keeps the dumped features.
+        lfcc_on_the_fly = bool(boost) and not self.model.waveform_input
+        if lfcc_on_the_fly and not (Path(data["train_dir"]) / "wav.scp").is_file():
+            raise TrainingError(f"data.rawboost on LFCC trains from the audio, and {data['train_dir']} has "
+                                "no wav.scp (stage 2 copies data/<set>/wav.scp there when there is no "
+                                "segments file; rerun it)")
         table_args = {"cache": data["cache"], "cache_max_gb": float(data["cache_max_gb"]),
                       "feat_dim": frontend.dim}
-        self.train_table = open_table(frontend.name, data["train_dir"], self.speakers, **table_args)
+        self.train_table = open_table("raw" if lfcc_on_the_fly else frontend.name, data["train_dir"],
+                                      self.speakers, **table_args)
         self.dev_table = open_table(frontend.name, data["dev_dir"], self.speakers, **table_args)
         for name, table in (("train", self.train_table), ("dev", self.dev_table)):
             n_bona = int((table.labels == 0).sum())
@@ -119,8 +126,14 @@ class Harness:
                                     "utterances, "
                                     f"has {n_bona} bona fide of {len(table)}")
         target = recon_lfcc if self.model.decoder is not None and self.model.waveform_input else None
-        augment = crop_augmenter(boost, getattr(self.train_table, "fs", 16000))
-        self.dataset = RandomCropDataset(self.train_table, self.length, int(cfg["seed"]), target, augment)
+        crop = self.length
+        if lfcc_on_the_fly:
+            fs = self.train_table.fs
+            crop = frame_geometry(fs)[1] * (self.length + 1)  # samples that make self.length frames
+            augment = crop_augmenter(boost, fs, features=functools.partial(lfcc, fs=fs))
+        else:
+            augment = crop_augmenter(boost, getattr(self.train_table, "fs", 16000))
+        self.dataset = RandomCropDataset(self.train_table, crop, int(cfg["seed"]), target, augment)
         self.sampler = ShardedBatchSampler(len(self.train_table), int(data["batch_size"]), ctx.rank,
                                            ctx.world_size, seed=int(cfg["seed"]))
         self.loader = DataLoader(self.dataset, batch_sampler=self.sampler, collate_fn=collate_crops,

@@ -3,10 +3,22 @@ is seeded, and training with it is reproducible and refused where it cannot appl
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import numpy as np
 import pytest
 import torch
-from helpers import CONF, write_audio_dir
+from helpers import (
+    CONF,
+    DEBUG_YAML,
+    TRACED_TRAIN,
+    kill_group,
+    run_python,
+    start,
+    wait_until,
+    write_audio_dir,
+)
 from scipy.signal import freqz
 
 from ssd.augment.rawboost import (
@@ -19,8 +31,10 @@ from ssd.augment.rawboost import (
     rawboost,
     stationary,
 )
+from ssd.bin.compute_lfcc import main as compute_lfcc_main
 from ssd.bin.train import main as train_main
 from ssd.data.dataset import RandomCropDataset, WaveTable
+from ssd.frontend.lfcc import lfcc
 from ssd.utils.checkpoint import load_checkpoint
 
 FS = 16000
@@ -96,20 +110,69 @@ def test_augmented_crops_depend_on_seed_epoch_and_utterance_only(tmp_path):
     assert not np.array_equal(one[0][0], two[0][0])
 
 
-def test_training_with_rawboost_is_reproducible_and_needs_a_waveform_front_end(tmp_path, capsys):
-    base = tmp_path / "tiny.yaml"
-    base.write_text(f"base: {CONF / 'train_aasist_mini.yaml'}\n{TINY_AASIST}train: {{epochs: 1}}\n"
-                    "data: {batch_size: 8, rawboost: rawboost_la}\nrun: {threads: 1, log_interval: 1}\n")
+def test_training_with_rawboost_is_reproducible_for_raw_and_lfcc_models(tmp_path, capsys):
+    """Two runs give the same weights, for a waveform model and for an LFCC model whose crops are cut
+    from the dump dir's audio and featurised after RawBoost; without wav.scp the LFCC run is refused."""
     train = write_audio_dir(tmp_path / "train", 16, 0, ["S1", "S2"], "U")
     dev = write_audio_dir(tmp_path / "dev", 6, 1, ["S9"], "D")
-    states = []
-    for run in ("a", "b"):
-        train_main(["--config", str(CONF / "train_ocsoftmax_vanilla.yaml"), "--base", str(base),
-                    "--train-dir", str(train), "--dev-dir", str(dev), "--exp-dir", str(tmp_path / run)])
-        states.append(load_checkpoint(tmp_path / run / "last.pt")["model"])
-    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    for d in (train, dev):  # LFCC dumps beside the audio, as stage 2 leaves them
+        assert compute_lfcc_main(["--write-utt2num-frames", str(d / "utt2num_frames"), str(d / "wav.scp"),
+                                  f"ark,scp:{d / 'feats.ark'},{d / 'feats.scp'}"]) == 0
+    raw = tmp_path / "raw.yaml"
+    raw.write_text(f"base: {CONF / 'train_aasist_mini.yaml'}\n{TINY_AASIST}train: {{epochs: 1}}\n"
+                   "data: {batch_size: 8, rawboost: rawboost_la}\nrun: {threads: 1, log_interval: 1}\n")
+    lfcc_base = tmp_path / "lfcc.yaml"
+    lfcc_base.write_text(DEBUG_YAML + "data: {batch_size: 8, rawboost: rawboost_df}\n")
+    for name, base in (("raw", raw), ("lfcc", lfcc_base)):
+        states = []
+        for run in ("a", "b"):
+            exp = tmp_path / f"{name}_{run}"
+            train_main(["--config", str(CONF / "train_ocsoftmax_vanilla.yaml"), "--base", str(base),
+                        "--train-dir", str(train), "--dev-dir", str(dev), "--exp-dir", str(exp)])
+            states.append(load_checkpoint(exp / "last.pt")["model"])
+        assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    (train / "wav.scp").rename(train / "wav.scp.away")
     with pytest.raises(SystemExit):
-        train_main(["--config", str(CONF / "train_ocsoftmax_vanilla.yaml"), "--base",
-                    str(CONF / "train_mini.yaml"), "--data.rawboost", "5", "--train-dir", str(train),
-                    "--dev-dir", str(dev), "--exp-dir", str(tmp_path / "lfcc")])
-    assert "needs a waveform front end" in capsys.readouterr().err
+        train_main(["--config", str(CONF / "train_ocsoftmax_vanilla.yaml"), "--base", str(lfcc_base),
+                    "--train-dir", str(train), "--dev-dir", str(dev),
+                    "--exp-dir", str(tmp_path / "no_audio")])
+    assert "data.rawboost on LFCC trains from the audio" in capsys.readouterr().err
+
+
+def test_lfcc_crops_are_featurised_at_the_crop_length_and_level(tmp_path):
+    data = write_audio_dir(tmp_path / "train", 4, 0, ["S1"], "U")
+    table = WaveTable.from_dir(data, ["S1"])
+    frames = 32
+    augment = crop_augmenter(3, FS, features=lambda x: lfcc(x, FS))
+    dataset = RandomCropDataset(table, 160 * (frames + 1), seed=0, augment=augment)
+    feats = dataset[0][0]
+    assert feats.shape == (60, frames) and feats.dtype == np.float32
+    plain = lfcc(RandomCropDataset(table, 160 * (frames + 1), seed=0).crop(0)[:, 0].astype(np.float64), FS)
+    # coloured noise at >= 10 dB SNR, level restored: the log energies stay close to the clean crop's
+    assert abs(float(np.mean(feats[0]) - np.mean(plain[:, 0]))) < 3.0
+
+
+def test_rawboost_training_resumes_bit_identically_after_a_kill(tmp_path):
+    """The augmented stream is a function of (seed, epoch, utterance): a run killed in epoch 2 and
+    resumed from epoch 1's checkpoint ends with the weights of the run that was never stopped."""
+    train = write_audio_dir(tmp_path / "train", 16, 0, ["S1", "S2"], "U")
+    dev = write_audio_dir(tmp_path / "dev", 6, 1, ["S9"], "D")
+    for d in (train, dev):
+        assert compute_lfcc_main(["--write-utt2num-frames", str(d / "utt2num_frames"), str(d / "wav.scp"),
+                                  f"ark,scp:{d / 'feats.ark'},{d / 'feats.scp'}"]) == 0
+    base = tmp_path / "lfcc.yaml"
+    base.write_text(DEBUG_YAML + "data: {batch_size: 8, rawboost: rawboost_la}\n")
+    argv = lambda exp: ["--config", str(CONF / "train_ocsoftmax_all.yaml"), "--base", str(base),  # noqa: E731
+                        "--train-dir", str(train), "--dev-dir", str(dev), "--exp-dir", str(exp)]
+    train_main(argv(tmp_path / "whole"))
+    log, held = tmp_path / "killed.log", tmp_path / "held"
+    proc = start([sys.executable, str(TRACED_TRAIN), "--hold-after-step", "3", str(held),
+                  *argv(tmp_path / "split")], log)
+    wait_until(held.exists, proc, log, "the run held after step 3")
+    assert kill_group(proc) == -signal.SIGKILL
+    assert load_checkpoint(tmp_path / "split" / "last.pt")["epoch"] == 1
+    resumed = run_python("ssd.bin.train", *argv(tmp_path / "split"))
+    assert resumed.returncode == 0 and "resuming" in resumed.stderr, resumed.stderr
+    a, b = (load_checkpoint(tmp_path / run / "last.pt") for run in ("whole", "split"))
+    assert a["epoch"] == b["epoch"] == 2
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])

@@ -133,15 +133,12 @@ def algorithm_of(setting: object) -> int:
 
 
 def crop_augmenter(algorithm: int, fs: int, features=None):
-    """``augment(crop, rng)`` for RandomCropDataset's (samples, 1) waveform crops, or None for 0.
+    """``augment(crop, rng)`` for RandomCropDataset's (samples, 1) waveform crops.
 
     With ``features`` (waveform -> (frames, dims), e.g. LFCC) it returns the augmented crop's features,
     the crop first brought back to its own peak: RawBoost peak-normalises, and level-dependent features
     (LFCC's log energies) would otherwise not match the unaugmented dev features.
     """
-    if algorithm == 0:
-        return None
-
     def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         boosted = rawboost(crop[:, 0], fs, algorithm, rng)
         if features is None:

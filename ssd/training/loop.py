@@ -126,13 +126,13 @@ class Harness:
                                     "utterances, "
                                     f"has {n_bona} bona fide of {len(table)}")
         target = recon_lfcc if self.model.decoder is not None and self.model.waveform_input else None
-        crop = self.length
-        if lfcc_on_the_fly:
-            fs = self.train_table.fs
-            crop = frame_geometry(fs)[1] * (self.length + 1)  # samples that make self.length frames
-            augment = crop_augmenter(boost, fs, features=functools.partial(lfcc, fs=fs))
-        else:
-            augment = crop_augmenter(boost, getattr(self.train_table, "fs", 16000))
+        crop, augment = self.length, None
+        if boost:  # the train table is audio now
+            fs, features = self.train_table.fs, None
+            if lfcc_on_the_fly:
+                crop = frame_geometry(fs)[1] * (self.length + 1)  # samples that make self.length frames
+                features = functools.partial(lfcc, fs=fs)
+            augment = crop_augmenter(boost, fs, features)
         self.dataset = RandomCropDataset(self.train_table, crop, int(cfg["seed"]), target, augment)
         self.sampler = ShardedBatchSampler(len(self.train_table), int(data["batch_size"]), ctx.rank,
                                            ctx.world_size, seed=int(cfg["seed"]))

@@ -34,6 +34,7 @@ from ssd.data.mini_la import asv, attacks, channel, readme
 from ssd.data.mini_la.baseline import SplitFeatures, evaluate, utterance_features
 from ssd.data.mini_la.sources import (
     HELD_OUT_SECONDS,
+    PROMPT_SECONDS,
     SOURCE_FS,
     Recording,
     decode_g722,
@@ -153,10 +154,14 @@ class _Deck:
 def usable_recordings() -> tuple[list[Recording], list[Recording]]:
     """(usable, held out): the 1-6 s speech prompts a profile may use, and the prompts reserved for
     held-out testing (``sources.held_out``), which no profile uses."""
-    lo, hi = HELD_OUT_SECONDS
-    reserved = held_out(find_recordings(min_seconds=lo, max_seconds=hi))
+    lo, hi = PROMPT_SECONDS
+    everything = find_recordings(min_seconds=min(lo, HELD_OUT_SECONDS[0]),
+                                 max_seconds=max(hi, HELD_OUT_SECONDS[1]))  # one walk for both
+    reserved = held_out(everything)
     paths = {r.path for r in reserved}
-    return [r for r in find_recordings() if r.path not in paths], reserved
+    usable = [r for r in everything
+              if lo * SOURCE_FS <= r.num_samples <= hi * SOURCE_FS and r.path not in paths]
+    return usable, reserved
 
 
 def available_attacks(profile: Profile) -> tuple[set[str], dict[str, str]]:
@@ -381,8 +386,8 @@ def _write_held_out(out_dir: Path, reserved: list[Recording]) -> None:
 
 
 def _summary(profile: Profile, seed: int, utterances: list[Utterance], rendered: Mapping[str, Rendered],
-             skipped: Mapping[str, str], asv_figures: Mapping[str, Mapping[str, float]], held_out: int
-             ) -> readme.CorpusSummary:
+             skipped: Mapping[str, str], asv_figures: Mapping[str, Mapping[str, float]],
+             held_out_count: int) -> readme.CorpusSummary:
     features = {}
     for split in SETS:
         cm = [u for u in utterances if u.split == split and u.role == "cm"]
@@ -410,7 +415,7 @@ def _summary(profile: Profile, seed: int, utterances: list[Utterance], rendered:
         speakers=[speakers[s] for s in sorted(speakers)], counts=counts, enrol=enrol,
         seconds={s: sum(rendered[u.utt].seconds for u in utterances if u.split == s) for s in SETS},
         skipped=dict(skipped), asv={k: dict(v) for k, v in asv_figures.items()}, baselines=evaluate(features),
-        held_out=held_out,
+        held_out=held_out_count,
     )
 
 

@@ -36,6 +36,8 @@ CREDITS = {
     "it": ("Carlo Flora", "CC-BY-3.0"),
     "ru": ("Maxim Topal, ivrvoice.ru", "CC-BY-3.0"),
 }
+# Prompts a profile may use are 1-6 s long (find_recordings' defaults).
+PROMPT_SECONDS = (1.0, 6.0)
 # Prompts of 1.5-12 s that no profile may use, per voice folder (5 x 90 = 450): held-out test material.
 HELD_OUT_PER_VOICE = 90
 HELD_OUT_SECONDS = (1.5, 12.0)
@@ -106,7 +108,8 @@ def voice_dirs(root: Path = SOUNDS_ROOT) -> list[Path]:
 
 
 def find_recordings(root: Path = SOUNDS_ROOT, transcript_root: Path = TRANSCRIPT_ROOT,
-                    min_seconds: float = 1.0, max_seconds: float = 6.0) -> list[Recording]:
+                    min_seconds: float = PROMPT_SECONDS[0], max_seconds: float = PROMPT_SECONDS[1]
+                    ) -> list[Recording]:
     """All speech prompts of every installed voice between ``min_seconds`` and ``max_seconds`` long.
 
     Duration comes from the file size (G.722 at 64 kbit/s is 4 bits per 16 kHz sample), so nothing

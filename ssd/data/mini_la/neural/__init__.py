@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ssd.data.mini_la.neural.features import FS, HOP, f0_frames, frames_of, log_mel
+from ssd.data.mini_la.neural.features import FS, HOP, f0_condition, log_mel
 from ssd.data.mini_la.neural.istft import ISTFTVocoder
 from ssd.data.mini_la.neural.nsf import NSF
 from ssd.data.mini_la.neural.wavegen import WaveGenerator
@@ -89,8 +89,7 @@ def _one_thread():
 def conditioning(x: np.ndarray, uses_f0: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-mel frames (1, N_MELS, frames) and F0 (1, frames; zeros when unused) of a 16 kHz waveform."""
     mel = log_mel(torch.from_numpy(np.asarray(x, dtype=np.float32))[None])
-    f0 = f0_frames(x) if uses_f0 else np.zeros(frames_of(len(x)), dtype=np.float32)
-    return mel, torch.from_numpy(f0)[None]
+    return mel, torch.from_numpy(f0_condition(x, uses_f0))[None]
 
 
 def synthesize(name: str, x: np.ndarray, fs: int, rng: np.random.Generator) -> np.ndarray:

@@ -59,6 +59,11 @@ def f0_frames(x: np.ndarray) -> np.ndarray:
     return np.pad(f0, (0, max(0, frames - len(f0))))[:frames].astype(np.float32)
 
 
+def f0_condition(x: np.ndarray, uses_f0: bool) -> np.ndarray:
+    """The F0 frames a vocoder is given: WORLD's when it uses them, else zeros of the same shape."""
+    return f0_frames(x) if uses_f0 else np.zeros(frames_of(len(x)), dtype=np.float32)
+
+
 def stft_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Multi-resolution STFT loss: mean over resolutions of spectral convergence + L1 log magnitude."""
     total = predicted.new_zeros(())

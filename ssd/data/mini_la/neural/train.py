@@ -24,7 +24,7 @@ import torch
 
 from ssd.data.mini_la.corpus import PROFILES, plan, usable_recordings
 from ssd.data.mini_la.neural import FAMILIES, Family
-from ssd.data.mini_la.neural.features import HOP, f0_frames, frames_of, log_mel, stft_loss
+from ssd.data.mini_la.neural.features import HOP, f0_condition, frames_of, log_mel, stft_loss
 from ssd.data.mini_la.sources import Recording, decode_g722
 from ssd.utils.fileio import atomic_write
 
@@ -61,9 +61,7 @@ def train(family: Family, steps: int, batch_size: int, seed: int) -> tuple[torch
     rng = np.random.default_rng(seed)
     prompts = training_prompts()
     waves = [decode_g722(r.path).astype(np.float32) for r in prompts]
-    zeros = [np.zeros(frames_of(len(w)), dtype=np.float32) for w in waves]
-    f0s = [f0_frames(w.astype(np.float64)) for w in waves] if family.uses_f0 else zeros
-    data = Segments(waves, f0s, rng)
+    data = Segments(waves, [f0_condition(w, family.uses_f0) for w in waves], rng)
     model = family.build()
     optimiser = torch.optim.Adam(model.parameters(), lr=family.lr, betas=(0.8, 0.99))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps, eta_min=family.lr / 20)

@@ -27,6 +27,9 @@ setup(
         "corpus": ["G722>=1.2", "pyworld>=0.3.4", "setuptools<81"],
         # ssd-export --onnx and its equivalence test.
         "onnx": ["onnx", "onnxruntime"],
+        # The ssl front end (wav2vec 2.0 / XLS-R, WavLM): transformers builds the encoders from a config
+        # offline; safetensors holds the converted weights.
+        "ssl": ["transformers>=4.40", "safetensors>=0.4"],
         "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4"],
     },
     entry_points={
@@ -37,6 +40,7 @@ setup(
             "ssd-export=ssd.bin.export:main",
             "ssd-pack=ssd.bin.pack:main",
             "ssd-import=ssd.bin.import_model:main",
+            "ssd-convert-ssl=ssd.bin.convert_ssl:main",
             "ssd-train=ssd.bin.train:main",
             "ssd-infer=ssd.bin.infer:main",
             "ssd-model-info=ssd.bin.model_info:main",

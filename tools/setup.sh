@@ -5,7 +5,7 @@
 # builds that corpus (tools/debian_packages.sh mini), those of the tests by tools/test.sh.
 #
 #   tools/setup.sh           the runtime: torch, ssd and its corpus extra (what the recipes run)
-#   tools/setup.sh --test    also the test tools and the onnx extra (what tools/test.sh runs)
+#   tools/setup.sh --test    also the test tools and the onnx and ssl extras (what tools/test.sh runs)
 #
 # Environment knobs:
 #   PYTHON=python3.11          the interpreter the venv is made from
@@ -22,7 +22,7 @@ extras=corpus
 stamp=${venv}/.ssd-setup
 case "${1:-}" in
   "") ;;
-  --test) extras=corpus,test,onnx; stamp=${venv}/.ssd-setup-test ;;
+  --test) extras=corpus,test,onnx,ssl; stamp=${venv}/.ssd-setup-test ;;
   *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
 

@@ -157,7 +157,7 @@ fi
 
 # The front end comes from the training profile: it decides what stage 2 writes and where stages 3-6 read.
 if [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ] && [ -n "${model}" ]; then
-  frontend=$(python -m ssd.bin.model_info --model "${model}" --get frontend) || {
+  frontend=$(python -m ssd.bin.model_info --model "${model}" --get table) || {
     log "error: --model ${model} is not a model ssd can load"; exit 2; }
   feats=${dumpdir}/${frontend}
 elif [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ]; then
@@ -165,7 +165,7 @@ elif [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ]; then
     config=conf/train_${loss}_${variant}.yaml
     [ -f "${config}" ] || { log "error: no ${config} for variant ${variant}"; exit 2; }
   done
-  frontend=$(python -m ssd.bin.model_info --config "${config}" --base "${train_base}" --get frontend) || {
+  frontend=$(python -m ssd.bin.model_info --config "${config}" --base "${train_base}" --get table) || {
     log "error: ${train_base} with ${config} does not build a model"; exit 2; }
   feats=${dumpdir}/${frontend}
   if [ -n "${systems}" ] && [ "${frontend}" != lfcc ]; then

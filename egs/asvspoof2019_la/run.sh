@@ -5,6 +5,9 @@
 #   ./run.sh --stage 3 --loss amsoftmax        # any option of cm.sh; ./run.sh --help lists them
 #   ./run.sh --stage 3 --train-opts "--epochs 3"   # training options over the corpus's profile
 #   ./run.sh --backbone aasist                 # another registered backbone: lcnn, rawnet2, aasist, aasist-l
+#   ./run.sh --backbone xlsr_aasist --asvspoof2019-la /data/LA --train-opts "--model.ssl.checkpoint X.safetensors"
+#                                              # an SSL front end (xlsr_aasist, xlsr_resnet): a GPU and the
+#                                              # user's converted checkpoint (README "SSL front ends")
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./db.sh
@@ -19,7 +22,7 @@ while [ $# -gt 0 ]; do
     --backbone) backbone=$2; shift 2 ;;
     --backbone=*) backbone=${1#*=}; shift ;;
     --help|-h)
-      echo "run.sh: --asvspoof2019-la DIR (the real corpus); --backbone resnet|lcnn|rawnet2|aasist|aasist-l (the"
+      echo "run.sh: --asvspoof2019-la DIR (the real corpus); --backbone resnet|lcnn|rawnet2|aasist|aasist-l|xlsr_aasist|xlsr_resnet (the"
       echo "  profile conf/train_<backbone>[_mini].yaml, tags prefixed with the backbone); then cm.sh's options:"
       args+=("$1"); shift ;;
     *) args+=("$1"); shift ;;
@@ -50,7 +53,15 @@ case "${backbone}" in
     tag_prefix=${backbone}_
     # The waveform backbones have no LFCC dump for the GMM to read.
     case "${backbone}" in rawnet2|aasist*) variants="vanilla recon spk"; systems="" ;; esac ;;
-  *) echo "$0: --backbone ${backbone}: not resnet, lcnn, rawnet2, aasist or aasist-l" >&2; exit 2 ;;
+  xlsr_aasist|xlsr_resnet)
+    # One profile for either corpus: an XLS-R encoder wants a GPU even on the mini corpus
+    # (--require-gpu false to try it on the CPU anyway).
+    train_base=conf/train_${backbone}.yaml
+    require_gpu=true
+    tag_prefix=${backbone}_
+    variants="vanilla recon spk"
+    systems="" ;;
+  *) echo "$0: --backbone ${backbone}: not resnet, lcnn, rawnet2, aasist, aasist-l, xlsr_aasist or xlsr_resnet" >&2; exit 2 ;;
 esac
 
 ./cm.sh \

@@ -4,7 +4,7 @@ Examples::
 
     ssd-model-info --config conf/train_ocsoftmax_all.yaml --base conf/train_aasist.yaml
     ssd-model-info --model exp/ocsoftmax_all/packed/ocsoftmax_all.zip --json
-    ssd-model-info --config conf/train_ocsoftmax_vanilla.yaml --base conf/train_mini.yaml --get frontend
+    ssd-model-info --config conf/train_ocsoftmax_vanilla.yaml --base conf/train_mini.yaml --get table
 """
 
 from __future__ import annotations
@@ -76,7 +76,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-speakers", type=int, default=20,
                         help="training speakers, for the size of the S3 head (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    parser.add_argument("--get", choices=("frontend", "backbone"), help="print only that part's name")
+    parser.add_argument("--get", choices=("frontend", "backbone", "table"),
+                        help="print only that part's name (table: the dump/<name> that holds the front "
+                        "end's data)")
     return parser
 
 
@@ -96,9 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             cfg = load_config(args.config, args.base)
         if args.get:
+            from ssd.frontend.registry import build_frontend
             from ssd.nets.config import ModelConfig
 
-            print(getattr(ModelConfig.from_dict(cfg.get("model")), args.get))
+            parts = ModelConfig.from_dict(cfg.get("model"))
+            print(build_frontend(parts.frontend).table if args.get == "table" else getattr(parts, args.get))
             return 0
         info = describe(cfg, args.num_speakers)
     except (ValueError, OSError) as err:  # ConfigError and PackError are ValueErrors

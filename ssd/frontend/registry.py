@@ -20,6 +20,8 @@ class LfccFrontEnd:
     """The official ASVspoof 2019 LFCC (:mod:`ssd.frontend.lfcc`), stored float32 as stage 2 dumps it."""
 
     name: ClassVar[str] = "lfcc"
+    table: ClassVar[str] = "lfcc"  # what stage 2 dumps (dump/<table>/) and training reads
+    learned: ClassVar[bool] = False
     unit: ClassVar[str] = "frames"
     dim: ClassVar[int] = lfcc.FEATURE_DIM
     dumps: ClassVar[bool] = True
@@ -48,6 +50,8 @@ class RawFrontEnd:
     """The waveform itself, one sample per step: nothing to dump, the audio is read at training time."""
 
     name: ClassVar[str] = "raw"
+    table: ClassVar[str] = "raw"
+    learned: ClassVar[bool] = False
     unit: ClassVar[str] = "samples"
     dim: ClassVar[int] = 1
     dumps: ClassVar[bool] = False
@@ -64,9 +68,21 @@ class RawFrontEnd:
                 "dtype": "float32", "feature_dim": 1}
 
 
+class SslFrontEnd(RawFrontEnd):
+    """A self-supervised encoder (wav2vec 2.0 / XLS-R, WavLM) on the waveform: the data are the audio, and
+    the encoder (:mod:`ssd.frontend.ssl`, configured by ``model.ssl``) is part of the model's weights."""
+
+    name: ClassVar[str] = "ssl"
+    learned: ClassVar[bool] = True
+
+    def settings(self, fs: int) -> dict[str, Any]:
+        return {**super().settings(fs), "name": "ssl", "encoder": "model.ssl, weights in the model"}
+
+
 FRONTENDS: dict[str, type] = {
     "lfcc": LfccFrontEnd,
     "raw": RawFrontEnd,
+    "ssl": SslFrontEnd,
 }
 
 

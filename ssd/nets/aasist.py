@@ -230,58 +230,44 @@ class ResidualBlock(nn.Module):
         return F.max_pool2d(out + shortcut, (1, BLOCK_TIME_POOL))
 
 
-class AASIST(nn.Module):
-    """Waveform (B, samples) -> (embedding (B, 5 * gat_dims[1]), logits (B, 2) = (spoof, bona fide))."""
+class GraphBackEnd(nn.Module):
+    """AASIST's graph attention back end: spectral and temporal node sets -> (embedding, logits).
 
-    input_kind = "waveform"
+    Shared by AASIST (nodes from its sinc-filterbank encoder) and the SSL variant (nodes from a feature
+    map); attribute names are the authors', so their weights load.
+    """
+
     logit_order = ("spoof", "bonafide")
 
-    def __init__(self, cfg: dict[str, Any] | AasistConfig | None = None) -> None:
-        super().__init__()
-        c = cfg if isinstance(cfg, AasistConfig) else AasistConfig.from_dict(cfg)
-        self.config = c
-        bands, *widths = c.filts
-        gat_in, gat_out = widths[3][1], c.gat_dims
+    def _build_graph(self, spectral_nodes: int, node_dim: int, gat_dims: tuple[int, int],
+                     pool_ratios: tuple[float, ...], temperatures: tuple[float, ...]) -> None:
+        gat_out = gat_dims
         self.embedding_dim = 5 * gat_out[1]
-        self.input_samples = c.nb_samp
-        self.conv_time = SincFilterbank(bands, c.first_conv, SAMPLE_RATE)
-        self.first_bn = nn.BatchNorm2d(1)
-        blocks = [widths[0], widths[1], widths[2], widths[3], widths[3], widths[3]]
-        self.encoder = nn.Sequential(*(nn.Sequential(ResidualBlock(i, o, first=n == 0))
-                                       for n, (i, o) in enumerate(blocks)))
-        self.pos_S = nn.Parameter(torch.randn(1, bands // FIRST_POOL, gat_in))
+        self.pos_S = nn.Parameter(torch.randn(1, spectral_nodes, node_dim))
         self.master1 = nn.Parameter(torch.randn(1, 1, gat_out[0]))
         self.master2 = nn.Parameter(torch.randn(1, 1, gat_out[0]))
-        t_s, t_t, t_h = c.temperatures[0], c.temperatures[1], c.temperatures[2]
-        self.GAT_layer_S = GraphAttentionLayer(gat_in, gat_out[0], t_s)
-        self.GAT_layer_T = GraphAttentionLayer(gat_in, gat_out[0], t_t)
+        t_s, t_t, t_h = temperatures[0], temperatures[1], temperatures[2]
+        self.GAT_layer_S = GraphAttentionLayer(node_dim, gat_out[0], t_s)
+        self.GAT_layer_T = GraphAttentionLayer(node_dim, gat_out[0], t_t)
         self.HtrgGAT_layer_ST11 = HtrgGraphAttentionLayer(gat_out[0], gat_out[1], t_h)
         self.HtrgGAT_layer_ST12 = HtrgGraphAttentionLayer(gat_out[1], gat_out[1], t_h)
         self.HtrgGAT_layer_ST21 = HtrgGraphAttentionLayer(gat_out[0], gat_out[1], t_h)
         self.HtrgGAT_layer_ST22 = HtrgGraphAttentionLayer(gat_out[1], gat_out[1], t_h)
-        self.pool_S = GraphPool(c.pool_ratios[0], gat_out[0])
-        self.pool_T = GraphPool(c.pool_ratios[1], gat_out[0])
-        self.pool_hS1 = GraphPool(c.pool_ratios[2], gat_out[1])
-        self.pool_hT1 = GraphPool(c.pool_ratios[2], gat_out[1])
-        self.pool_hS2 = GraphPool(c.pool_ratios[2], gat_out[1])
-        self.pool_hT2 = GraphPool(c.pool_ratios[2], gat_out[1])
+        self.pool_S = GraphPool(pool_ratios[0], gat_out[0])
+        self.pool_T = GraphPool(pool_ratios[1], gat_out[0])
+        self.pool_hS1 = GraphPool(pool_ratios[2], gat_out[1])
+        self.pool_hT1 = GraphPool(pool_ratios[2], gat_out[1])
+        self.pool_hS2 = GraphPool(pool_ratios[2], gat_out[1])
+        self.pool_hT2 = GraphPool(pool_ratios[2], gat_out[1])
         self.drop_way = nn.Dropout(BRANCH_DROPOUT)
         self.drop = nn.Dropout(READOUT_DROPOUT)
         self.out_layer = nn.Linear(self.embedding_dim, 2)
 
-    def min_samples(self) -> int:
-        """Shortest input that leaves at least one temporal node after the six time pools."""
-        return self.conv_time.kernel_size - 1 + FIRST_POOL * BLOCK_TIME_POOL ** len(self.encoder)
-
-    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if wave.dim() != 2 or wave.shape[1] < self.min_samples():
-            raise ValueError(f"AASIST expects a waveform (B, samples) with samples >= {self.min_samples()}, "
-                             f"got {tuple(wave.shape)}")
-        x = self.conv_time(wave).unsqueeze(1)  # (B, 1, bands, time)
-        x = F.selu(self.first_bn(F.max_pool2d(x.abs(), (FIRST_POOL, FIRST_POOL))))
-        e = self.encoder(x).abs()  # (B, C, bands // 3, frames)
-        spectral = self.pool_S(self.GAT_layer_S(e.amax(dim=3).transpose(1, 2) + self.pos_S))
-        temporal = self.pool_T(self.GAT_layer_T(e.amax(dim=2).transpose(1, 2)))
+    def readout(self, spectral_nodes: torch.Tensor, temporal_nodes: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, N_s, D) spectral and (B, N_t, D) temporal nodes -> (embedding, logits (spoof, bona fide))."""
+        spectral = self.pool_S(self.GAT_layer_S(spectral_nodes + self.pos_S))
+        temporal = self.pool_T(self.GAT_layer_T(temporal_nodes))
         branches = [self._branch(temporal, spectral, master, first, second, pool_t, pool_s)
                     for master, first, second, pool_t, pool_s in (
                         (self.master1, self.HtrgGAT_layer_ST11, self.HtrgGAT_layer_ST12,
@@ -303,3 +289,35 @@ class AASIST(nn.Module):
         t, s = pool_t(t), pool_s(s)
         t_aug, s_aug, m_aug = second(t, s, master)
         return t + t_aug, s + s_aug, master + m_aug
+
+
+class AASIST(GraphBackEnd):
+    """Waveform (B, samples) -> (embedding (B, 5 * gat_dims[1]), logits (B, 2) = (spoof, bona fide))."""
+
+    input_kind = "waveform"
+
+    def __init__(self, cfg: dict[str, Any] | AasistConfig | None = None) -> None:
+        super().__init__()
+        c = cfg if isinstance(cfg, AasistConfig) else AasistConfig.from_dict(cfg)
+        self.config = c
+        bands, *widths = c.filts
+        self.input_samples = c.nb_samp
+        self.conv_time = SincFilterbank(bands, c.first_conv, SAMPLE_RATE)
+        self.first_bn = nn.BatchNorm2d(1)
+        blocks = [widths[0], widths[1], widths[2], widths[3], widths[3], widths[3]]
+        self.encoder = nn.Sequential(*(nn.Sequential(ResidualBlock(i, o, first=n == 0))
+                                       for n, (i, o) in enumerate(blocks)))
+        self._build_graph(bands // FIRST_POOL, widths[3][1], c.gat_dims, c.pool_ratios, c.temperatures)
+
+    def min_samples(self) -> int:
+        """Shortest input that leaves at least one temporal node after the six time pools."""
+        return self.conv_time.kernel_size - 1 + FIRST_POOL * BLOCK_TIME_POOL ** len(self.encoder)
+
+    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if wave.dim() != 2 or wave.shape[1] < self.min_samples():
+            raise ValueError(f"AASIST expects a waveform (B, samples) with samples >= {self.min_samples()}, "
+                             f"got {tuple(wave.shape)}")
+        x = self.conv_time(wave).unsqueeze(1)  # (B, 1, bands, time)
+        x = F.selu(self.first_bn(F.max_pool2d(x.abs(), (FIRST_POOL, FIRST_POOL))))
+        e = self.encoder(x).abs()  # (B, C, bands // 3, frames)
+        return self.readout(e.amax(dim=3).transpose(1, 2), e.amax(dim=2).transpose(1, 2))

@@ -30,6 +30,7 @@ class ModelConfig:
     input_length: int = 750  # training crop = evaluation window, in the front end's unit
     converter_width: int = 16  # S2 conversion autoencoder's first width (all others scale with it)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # model.<backbone> sections
+    ssl: dict[str, Any] = field(default_factory=dict)  # model.ssl: the SSL encoder (ssd.frontend.ssl)
 
     @property
     def backbone_section(self) -> dict[str, Any]:
@@ -42,13 +43,14 @@ class ModelConfig:
         moved = sorted(set(cfg) & set(MOVED))
         if moved:
             raise ValueError("model key(s) moved: " + "; ".join(f"{k} -> {MOVED[k]}" for k in moved))
-        scalars = {"frontend", "backbone", "input_length", "converter_width"}
+        scalars = {"frontend", "backbone", "input_length", "converter_width", "ssl"}
         unknown = sorted(set(cfg) - scalars - set(BACKBONES))
         if unknown:
             raise ValueError(f"unknown model config key(s): {', '.join(unknown)}; known: {sorted(scalars)} "
                              f"and one section per backbone {sorted(BACKBONES)}")
         sections = {name: dict(cfg.pop(name) or {}) for name in list(cfg) if name in BACKBONES}
-        out = cls(**cfg, sections=sections)
+        ssl = dict(cfg.pop("ssl", None) or {})
+        out = cls(**cfg, sections=sections, ssl=ssl)
         if out.frontend not in FRONTENDS:
             raise ValueError(f"unknown front end model.frontend={out.frontend!r}; registered: "
                              f"{', '.join(sorted(FRONTENDS))}")

@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from ssd.nets.aasist import AASIST, AASIST_L_CONFIG, AasistConfig
+from ssd.nets.aasist_ssl import AasistSsl, AasistSslConfig
 from ssd.nets.lcnn import LCNN, LcnnConfig
 from ssd.nets.rawnet2 import RawNet2, RawNet2Config
 from ssd.nets.resnet import ResNetBackbone, ResNetConfig
@@ -44,6 +45,7 @@ BACKBONES: dict[str, Backbone] = {
     "rawnet2": Backbone(RawNet2, RawNet2Config, length_key="nb_samp"),
     "aasist": Backbone(AASIST, AasistConfig, length_key="nb_samp"),
     "aasist-l": Backbone(AASIST, AasistConfig, AASIST_L_CONFIG, length_key="nb_samp"),
+    "aasist-ssl": Backbone(AasistSsl, AasistSslConfig),
 }
 
 # Which front-end time unit each input kind reads.
@@ -64,7 +66,7 @@ def build_backbone(name: str, section: dict[str, Any] | None, frontend: Any, inp
     """
     entry = backbone_entry(name)
     if INPUT_UNITS[entry.input_kind] != frontend.unit:
-        fix = "model.frontend: raw" if entry.input_kind == "waveform" else "a feature front end"
+        fix = "model.frontend: raw" if entry.input_kind == "waveform" else "a feature front end (lfcc, ssl)"
         raise ValueError(f"backbone {name!r} reads {entry.input_kind} counted in "
                          f"{INPUT_UNITS[entry.input_kind]}, but front end {frontend.name!r} gives "
                          f"{frontend.unit}: use {fix}")

@@ -12,13 +12,22 @@ BACKBONE_NAMES = {
     "resnet": "pre-activation ResNet with attentive statistics pooling, Mo & Wang 2022",
     "lcnn": "LFCC-LCNN, the ASVspoof 2021 baseline", "rawnet2": "RawNet2, the ASVspoof 2021 baseline",
     "aasist": "AASIST, Jung et al. 2022", "aasist-l": "AASIST-L, Jung et al. 2022",
+    "aasist-ssl": "AASIST's graph back end on SSL features, after Tak et al. 2022",
 }
 
 
-def describe_frontend(fe: dict[str, Any]) -> str:
-    """One line on a manifest's front-end entry."""
+def describe_frontend(fe: dict[str, Any], parts: dict[str, Any] | None = None) -> str:
+    """One line on a manifest's front-end entry (``parts``: the manifest's model entry, for ssl)."""
     if fe.get("name") == "raw":
         return f"the waveform at {fe['fs']} Hz, full scale +-1"
+    if fe.get("name") == "ssl":
+        ssl = (parts or {}).get("ssl") or {}
+        arch = ssl.get("architecture") or {}
+        return (f"the waveform at {fe['fs']} Hz into a {ssl.get('family', '?')} encoder "
+                f"({arch.get('num_hidden_layers', '?')} layers x {arch.get('hidden_size', '?')}, from "
+                f"{ssl.get('checkpoint') or 'random initialisation'}), layer {ssl.get('layer') or 'last'}, "
+                f"{'frozen' if ssl.get('freeze', True) else 'fine-tuned'}, projected to "
+                f"{ssl.get('proj_dim') or arch.get('hidden_size', '?')} dims")
     return (f"LFCC, {fe['feature_dim']} dims: {fe['num_ceps']} static + delta + delta-delta, "
             f"{fe['window_samples']}-sample windows every {fe['hop_samples']} samples at {fe['fs']} Hz")
 
@@ -59,7 +68,7 @@ def model_card(manifest: dict[str, Any], config: dict[str, Any]) -> str:
         "",
         "## Model",
         "",
-        f"- front end `{parts['frontend']}`: {describe_frontend(fe)}",
+        f"- front end `{parts['frontend']}`: {describe_frontend(fe, parts)}",
         f"- backbone `{parts['backbone']}` ({BACKBONE_NAMES.get(parts['backbone'], parts['backbone'])}), "
         f"{manifest['parameters']:,} parameters in the scoring network; loss `{loss}`",
         f"- auxiliary training tasks: {on}",

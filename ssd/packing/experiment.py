@@ -75,8 +75,12 @@ def eval_policy(config: dict[str, Any]) -> dict[str, Any]:
 def parts_entry(config: dict[str, Any]) -> dict[str, Any]:
     """The manifest's record of the registered parts the model is built from, with the backbone's sizes."""
     parts = model_parts(config)
-    return {"frontend": parts.frontend, "backbone": parts.backbone, "input_length": parts.input_length,
-            parts.backbone: parts.backbone_section}
+    entry = {"frontend": parts.frontend, "backbone": parts.backbone, "input_length": parts.input_length,
+             parts.backbone: parts.backbone_section}
+    if build_frontend(parts.frontend).learned:  # the encoder, its source file named but not its path
+        entry["ssl"] = {**parts.ssl,
+                        "checkpoint": os.path.basename(parts.ssl.get("checkpoint") or "") or None}
+    return entry
 
 
 

@@ -34,6 +34,7 @@ from torch import nn
 
 from ssd.frontend import lfcc
 from ssd.frontend.registry import build_frontend
+from ssd.frontend.ssl import SslBackbone, SslConfig, SslEncoder
 from ssd.losses import build_loss
 from ssd.nets.config import ModelConfig
 from ssd.nets.conversion import ConversionAutoencoder
@@ -83,14 +84,22 @@ class MultiTaskModel(nn.Module):
         self.parts = parts
         self.frontend = build_frontend(parts.frontend)
         entry = backbone_entry(parts.backbone)
-        if weights.conv > 0 and entry.input_kind != "features":
-            raise ValueError(f"tasks.conv (S2) converts the network's LFCC input; backbone "
+        if weights.conv > 0 and (entry.input_kind != "features" or self.frontend.learned):
+            raise ValueError(f"tasks.conv (S2) converts the network's LFCC input; {parts.frontend} + "
                              f"{parts.backbone!r} reads the waveform, so S2 has nothing to convert: set "
                              "tasks.conv.weight 0")
-        self.waveform_input = entry.input_kind == "waveform"
         self.bonafide_logit = entry.bonafide_logit
-        self.backbone = build_backbone(parts.backbone, parts.backbone_section, self.frontend,
-                                       parts.input_length)
+        if self.frontend.learned:  # the SSL encoder is the front end the backbone reads
+            if entry.input_kind != "features":
+                raise ValueError(f"the ssl front end gives a feature map, and backbone {parts.backbone!r} "
+                                 "reads the waveform: use resnet, lcnn or aasist-ssl")
+            encoder = SslEncoder(SslConfig.from_dict(parts.ssl).resolved())
+            head = build_backbone(parts.backbone, parts.backbone_section, encoder, parts.input_length)
+            self.backbone = SslBackbone(encoder, head)
+        else:
+            self.backbone = build_backbone(parts.backbone, parts.backbone_section, self.frontend,
+                                           parts.input_length)
+        self.waveform_input = self.backbone.input_kind == "waveform"
         emb = self.backbone.embedding_dim
         self.cm_loss = build_loss(loss_cfg["name"], loss_cfg, emb)
         self.decoder = (ReconstructionDecoder(emb, lfcc.FEATURE_DIM, recon_frames(parts))

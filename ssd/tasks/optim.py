@@ -32,8 +32,11 @@ def build_optimisers(backbone: nn.Module, cm_loss: nn.Module, decoder: nn.Module
                      converter: nn.Module | None, speaker_head: nn.Module | None,
                      cfg: OptimConfig) -> Optimisers:
     """Adam(lr, betas, eps, wd) over backbone(+decoder as a second group), SGD(centre_lr) over the loss
-    centres, Adam(aux_lr, aux_weight_decay) for the converter and for the speaker head."""
-    groups = [{"params": list(backbone.parameters())}]
+    centres, Adam(aux_lr, aux_weight_decay) for the converter and for the speaker head. A backbone with
+    ``param_groups(lr)`` (an SSL encoder + head) gives its own groups: a fine-tuned encoder's own lr, a
+    frozen one's weights left out."""
+    groups = (backbone.param_groups(cfg.lr) if hasattr(backbone, "param_groups")
+              else [{"params": list(backbone.parameters())}])
     if decoder is not None:
         groups.append({"params": list(decoder.parameters())})
     detector = torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,

@@ -36,6 +36,7 @@ from ssd.data.dataset import RandomCropDataset, collate_crops, open_table, read_
 from ssd.data.sampler import ShardedBatchSampler
 from ssd.data.windows import check_policy
 from ssd.frontend.lfcc import frame_geometry, lfcc
+from ssd.frontend.ssl import SslBackbone, resolve_training_config
 from ssd.inference import score_table
 from ssd.metrics.eer import compute_eer
 from ssd.tasks.multitask import MultiTaskModel, MultiTaskTrainer, recon_lfcc
@@ -81,6 +82,10 @@ class Harness:
 
     def __init__(self, cfg: dict[str, Any], exp_dir: str | os.PathLike, ctx: DistContext,
                  argv: list[str] | None = None, resume: bool = False, force: bool = False) -> None:
+        try:
+            cfg = resolve_training_config(cfg)
+        except (ValueError, OSError) as err:
+            raise TrainingError(str(err)) from None
         self.cfg = cfg
         self.exp_dir = Path(exp_dir)
         self.ctx = ctx
@@ -116,9 +121,9 @@ class Harness:
                                 "segments file; rerun it)")
         table_args = {"cache": data["cache"], "cache_max_gb": float(data["cache_max_gb"]),
                       "feat_dim": frontend.dim}
-        self.train_table = open_table("raw" if lfcc_on_the_fly else frontend.name, data["train_dir"],
+        self.train_table = open_table("raw" if lfcc_on_the_fly else frontend.table, data["train_dir"],
                                       self.speakers, **table_args)
-        self.dev_table = open_table(frontend.name, data["dev_dir"], self.speakers, **table_args)
+        self.dev_table = open_table(frontend.table, data["dev_dir"], self.speakers, **table_args)
         for name, table in (("train", self.train_table), ("dev", self.dev_table)):
             n_bona = int((table.labels == 0).sum())
             if n_bona in (0, len(table)):
@@ -148,6 +153,8 @@ class Harness:
         self.last_plot = time.perf_counter()
         if checkpoint is not None:
             self._restore(checkpoint)
+        elif isinstance(self.model.backbone, SslBackbone) and self.model.backbone.encoder.config.checkpoint:
+            self.model.backbone.encoder.load_pretrained()
         if ctx.is_main:
             self._write_run_files()
 

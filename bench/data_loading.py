@@ -8,15 +8,25 @@ can tell whether the accelerator would be starved. Target (issue 8): >= 10x the 
 Usage:
   tools/venv/bin/python bench/data_loading.py [--feats-dir dump/lfcc/train] [--crop 750] [--batch-size 64]
       [--workers 0 2] [--batches 200] [--step-samples-per-s 2000] [--measure-step conf/train_X.yaml]
+      [--audio-dir dump/lfcc/train [--codecs all] [--codec-probability 0.5] [--codec-variants 2]]
 
 Without ``--feats-dir`` a synthetic set (ASVspoof-like lengths: 0.5-12 s, median ~3 s) is written to a
 temp dir as a real ark/scp. ``--step-samples-per-s`` is the training step's consumption measured
 elsewhere (e.g. bench/train_step.py on the GPU); ``--measure-step CONFIG`` measures it here instead.
+
+``--audio-dir`` (a dir with wav.scp, utt2label, utt2spk: stage 2's dump dir) measures the pipeline of
+augmented LFCC training instead: crops of ``--crop`` frames cut from the audio and turned into LFCC on
+the fly, and with ``--codecs`` (data.codec.codecs) codec augmentation before the crop: the time to
+prefill an empty cache (what training does before its first step), then loading with variants
+encoded on first use (one whole first epoch from an empty cache, worker start included) and with the
+cache prefilled.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,8 +36,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ssd.data.dataset import FeatureTable, RandomCropDataset, collate_crops, read_speakers
+from ssd.augment.codec import CodecAugmenter, settings_of
+from ssd.data.dataset import FeatureTable, RandomCropDataset, WaveTable, collate_crops, read_speakers
 from ssd.data.sampler import ShardedBatchSampler
+from ssd.frontend.lfcc import frame_geometry, lfcc
 
 
 def synthetic_dump(out: Path, n_utts: int, seed: int = 0) -> Path:
@@ -44,24 +56,72 @@ def synthetic_dump(out: Path, n_utts: int, seed: int = 0) -> Path:
     return out
 
 
-def measure_loader(table: FeatureTable, crop: int, batch_size: int, workers: int, batches: int) -> float:
-    """Batches per second over ``batches`` batches (after one warm-up batch), across epochs if needed."""
-    data = RandomCropDataset(table, crop, seed=0)
-    sampler = ShardedBatchSampler(len(table), batch_size, seed=0)
-    done, epoch, start = -1, 0, 0.0
-    while done < batches:
+def measure_loader(data: RandomCropDataset, shape: tuple[int, int], batch_size: int, workers: int,
+                   batches: int, warm_up: int = 1) -> float:
+    """Batches per second over ``batches`` batches after ``warm_up`` untimed ones, across epochs if needed.
+
+    With ``warm_up`` 0 the time starts before the first loader is made, so worker start-up counts.
+    """
+    sampler = ShardedBatchSampler(len(data), batch_size, seed=0)
+    done, epoch, start = 0, 0, time.perf_counter()
+    while done < warm_up + batches:
         epoch += 1
         data.set_epoch(epoch)
         sampler.set_epoch(epoch)
         loader = DataLoader(data, batch_sampler=sampler, collate_fn=collate_crops, num_workers=workers)
         for feats, *_ in loader:
-            assert feats.shape[1:] == (table.feat_dim, crop)
+            assert feats.shape[1:] == shape
             done += 1
-            if done == 0:
+            if done == warm_up:
                 start = time.perf_counter()
-            if done == batches:
+            if done == warm_up + batches:
                 break
     return batches / (time.perf_counter() - start)
+
+
+def _featurise(crop: np.ndarray, rng: np.random.Generator, fs: int) -> np.ndarray:
+    return lfcc(crop[:, 0], fs)
+
+
+def audio_rows(args: argparse.Namespace, cache_root: Path) -> list[tuple[str, int, float]]:
+    """(pipeline, workers, batches/s) of LFCC-on-the-fly training crops, plain and with codecs."""
+    table = WaveTable.from_dir(args.audio_dir, read_speakers(Path(args.audio_dir) / "utt2spk"))
+    fs = table.fs
+    samples = frame_geometry(fs)[1] * (args.crop + 1)  # as the training loop cuts LFCC crops
+    featurise = functools.partial(_featurise, fs=fs)
+    shape = (60, args.crop)
+    seconds = table.num_frames.sum() / fs
+    print(f"# audio: {len(table)} utterances, {seconds / 60:.1f} min; crops of {args.crop} frames "
+          f"({samples} samples), LFCC on the fly")
+    rows = []
+    for workers in args.workers:
+        plain = RandomCropDataset(table, samples, 0, augment=featurise)
+        rows.append(("audio -> LFCC, no codec", workers, measure_loader(plain, shape, args.batch_size,
+                                                                         workers, args.batches)))
+    settings = settings_of({"codecs": args.codecs, "probability": args.codec_probability,
+                            "variants": args.codec_variants, "cache_dir": None, "cache_max_gb": 100.0})
+    if settings is None:
+        return rows
+    jobs = len(os.sched_getaffinity(0))
+    codec = CodecAugmenter(table, settings, 0, cache_root / "prefill")
+    started = time.perf_counter()
+    done = codec.prefill(jobs)
+    took = time.perf_counter() - started
+    print(f"# codecs: {', '.join(codec.labels)}; probability {codec.probability:g}, {codec.variants} "
+          f"variants per utterance")
+    audio = codec.planned_bytes / 4 / fs  # seconds of audio encoded (a header's bytes aside)
+    print(f"# prefill of an empty cache, as training starts: {done} variants in {took:.1f} s with {jobs} "
+          f"threads ({done / took:.1f} files/s, {audio / took:.0f}x real time)", flush=True)
+    for workers in args.workers:  # encoded on first use instead: the first epoch, from an empty cache
+        codec = CodecAugmenter(table, settings, 0, cache_root / f"workers{workers}")
+        data = RandomCropDataset(table, samples, 0, augment=featurise, utterance=codec)
+        epoch = len(ShardedBatchSampler(len(table), args.batch_size))
+        rows.append((f"+ codecs {args.codecs}, encoded on first use (epoch 1)", workers,
+                     measure_loader(data, shape, args.batch_size, workers, epoch, warm_up=0)))
+        codec.prefill(jobs)
+        rows.append((f"+ codecs {args.codecs}, prefilled cache", workers,
+                     measure_loader(data, shape, args.batch_size, workers, args.batches)))
+    return rows
 
 
 def measure_step(config: str, base: str | None, crop: int, batch_size: int, steps: int) -> float:
@@ -95,31 +155,45 @@ def main() -> None:
     parser.add_argument("--measure-step", metavar="CONFIG", help="measure the step of this config here")
     parser.add_argument("--base", help="base override for --measure-step (e.g. conf/train_mini.yaml)")
     parser.add_argument("--step-batch-size", type=int, default=8, help="batch of the measured step")
+    parser.add_argument("--step-steps", type=int, default=3, help="timed steps of --measure-step")
+    parser.add_argument("--audio-dir", help="measure LFCC-on-the-fly crops of this dir's wav.scp instead")
+    parser.add_argument("--codecs", default="none", help="with --audio-dir: data.codec.codecs (e.g. all)")
+    parser.add_argument("--codec-probability", type=float, default=0.5)
+    parser.add_argument("--codec-variants", type=int, default=2)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        feats_dir = Path(args.feats_dir) if args.feats_dir else synthetic_dump(Path(tmp), args.synthetic_utts)
         step_rate = args.step_samples_per_s
         if args.measure_step:
-            step_rate = measure_step(args.measure_step, args.base, args.crop, args.step_batch_size, 3)
-        speakers = read_speakers(feats_dir / "utt2spk")
-        tables = {"memory": FeatureTable.from_dir(feats_dir, speakers, cache="yes"),
-                  "lazy (ark)": FeatureTable.from_dir(feats_dir, speakers, cache="no")}
-        n = len(tables["memory"])
-        frames = int(tables["memory"].num_frames.sum())
-        print(f"# {n} utterances, {frames} frames ({frames * 240 / 2**20:.0f} MiB float32), "
-              f"crop {args.crop}, batch {args.batch_size}, torch threads {torch.get_num_threads()}")
+            step_rate = measure_step(args.measure_step, args.base, args.crop, args.step_batch_size,
+                                     args.step_steps)
+        print(f"# crop {args.crop}, batch {args.batch_size}, torch threads {torch.get_num_threads()}")
         if step_rate:
             print(f"# training step consumption: {step_rate:.1f} samples/s = "
                   f"{step_rate / args.batch_size:.2f} batches/s")
-        print(f"| features | workers | batches/s | samples/s |{' x step |' if step_rate else ''}")
+        rows = []
+        if args.audio_dir:
+            rows = audio_rows(args, Path(tmp))
+        if args.feats_dir or not args.audio_dir:
+            feats_dir = Path(args.feats_dir) if args.feats_dir else synthetic_dump(Path(tmp),
+                                                                                   args.synthetic_utts)
+            speakers = read_speakers(feats_dir / "utt2spk")
+            tables = {"memory": FeatureTable.from_dir(feats_dir, speakers, cache="yes"),
+                      "lazy (ark)": FeatureTable.from_dir(feats_dir, speakers, cache="no")}
+            frames = int(tables["memory"].num_frames.sum())
+            print(f"# features: {len(tables['memory'])} utterances, {frames} frames "
+                  f"({frames * 240 / 2**20:.0f} MiB float32)")
+            for name, table in tables.items():
+                shape = (table.feat_dim, args.crop)
+                for workers in args.workers:
+                    rate = measure_loader(RandomCropDataset(table, args.crop, seed=0), shape, args.batch_size,
+                                          workers, args.batches)
+                    rows.append((name, workers, rate))
+        print(f"| input | workers | batches/s | samples/s |{' x step |' if step_rate else ''}")
         print(f"|---|---|---|---|{'---|' if step_rate else ''}")
-        for name, table in tables.items():
-            for workers in args.workers:
-                rate = measure_loader(table, args.crop, args.batch_size, workers, args.batches)
-                ratio = f" {rate * args.batch_size / step_rate:.1f} |" if step_rate else ""
-                samples = rate * args.batch_size
-                print(f"| {name} | {workers} | {rate:.1f} | {samples:.0f} |{ratio}", flush=True)
+        for name, workers, rate in rows:
+            ratio = f" {rate * args.batch_size / step_rate:.1f} |" if step_rate else ""
+            print(f"| {name} | {workers} | {rate:.1f} | {rate * args.batch_size:.0f} |{ratio}", flush=True)
 
 
 if __name__ == "__main__":

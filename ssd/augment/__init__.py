@@ -1,1 +1,1 @@
-"""Waveform augmentation for training: RawBoost (``rawboost``)."""
+"""Waveform augmentation for training: RawBoost on crops (``rawboost``), codecs on utterances (``codec``)."""

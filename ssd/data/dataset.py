@@ -230,8 +230,10 @@ class RandomCropDataset(Dataset):
 
     Crop offsets are drawn for the whole epoch from a generator seeded by ``(seed, epoch)`` in
     :meth:`set_epoch`, so they do not depend on the number of DataLoader workers or on the rank, and
-    a resumed run draws the same crops. Shorter utterances are repeat-padded. ``augment(crop, rng)``
-    (e.g. RawBoost on waveform crops) draws from a generator seeded by ``(seed, epoch, index)``.
+    a resumed run draws the same crops. Shorter utterances are repeat-padded. ``utterance(index, rng)``
+    (e.g. codec augmentation) gives the whole utterance to crop from, ``augment(crop, rng)`` (e.g.
+    RawBoost on waveform crops) changes the crop; each draws from a generator of its own seeded by
+    ``(seed, epoch, index)``, so that switching one on does not change the other's draws.
     Items: ``(feats (dims, crop_frames) float32 array, label, speaker, index)``, plus the crop's
     ``target(crop)`` (dims', frames') when a ``target`` function is given (the LFCC that S1 reconstructs
     from a waveform crop); batch them with :func:`collate_crops`.
@@ -239,7 +241,8 @@ class RandomCropDataset(Dataset):
 
     def __init__(self, table: FeatureTable | WaveTable, crop_frames: int, seed: int,
                  target: Callable[[np.ndarray], np.ndarray] | None = None,
-                 augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None) -> None:
+                 augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+                 utterance: Callable[[int, np.random.Generator], np.ndarray] | None = None) -> None:
         if crop_frames <= 0:
             raise ValueError(f"crop_frames must be positive, got {crop_frames}")
         self.table = table
@@ -247,6 +250,7 @@ class RandomCropDataset(Dataset):
         self.seed = seed
         self.target = target
         self.augment = augment
+        self.utterance = utterance
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -261,7 +265,10 @@ class RandomCropDataset(Dataset):
 
     def crop(self, index: int) -> np.ndarray:
         """The (crop_frames, dims) window of utterance ``index`` for the current epoch."""
-        feats = self.table.feats(index)
+        if self.utterance is None:
+            feats = self.table.feats(index)
+        else:
+            feats = self.utterance(index, np.random.default_rng([self.seed, self.epoch, 3, index]))
         start = int(self.offsets[index])
         return repeat_pad(feats[start:start + self.crop_frames], self.crop_frames)
 

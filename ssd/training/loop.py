@@ -24,6 +24,7 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from ssd.audio.codecs import CodecError, CodecUnavailable
+from ssd.augment.codec import CodecAugmenter, CodecSettings, settings_of
 from ssd.augment.rawboost import algorithm_of, crop_augmenter
 from ssd.data.dataset import RandomCropDataset, collate_crops, open_table, read_speakers
 from ssd.data.sampler import ShardedBatchSampler
@@ -49,8 +52,9 @@ from ssd.utils.seed import get_rng_state, seed_everything, set_rng_state
 
 log = logging.getLogger(__name__)
 
-# Keys that may change between a run and its resumption: where and how fast it runs, and for how long.
-RESUME_IGNORED = ("run", "train.epochs", "train.patience")
+# Keys that may change between a run and its resumption: where and how fast it runs, and for how long
+# (the codec cache is keyed by content, so it may move or grow).
+RESUME_IGNORED = ("run", "train.epochs", "train.patience", "data.codec.cache_dir", "data.codec.cache_max_gb")
 PLOT_INTERVAL_S = 300.0  # curves.png is redrawn at most this often, and after the last epoch
 
 
@@ -75,6 +79,12 @@ def write_run_script(path: Path, argv: list[str], ctx: DistContext) -> None:
     with atomic_write(path) as f:
         f.write("\n".join(lines) + "\n")
     path.chmod(0o755)
+
+
+def _featurise(features: Callable[[np.ndarray], np.ndarray], crop: np.ndarray,
+               rng: np.random.Generator) -> np.ndarray:
+    """``augment`` when only the utterance is augmented (codecs): the crop's features, nothing drawn."""
+    return features(crop[:, 0])
 
 
 class Harness:
@@ -110,15 +120,17 @@ class Harness:
         frontend = self.model.frontend
         try:
             boost = algorithm_of(data["rawboost"])
+            codec = settings_of(data["codec"])
         except ValueError as err:
             raise TrainingError(str(err)) from None
-        # RawBoost under LFCC: training crops are cut from the audio (the dump dir's wav.scp), augmented
-        # and turned into LFCC on the fly; dev keeps the dumped features.
-        lfcc_on_the_fly = bool(boost) and not self.model.waveform_input
+        # Augmentation under LFCC: training crops are cut from the audio (the dump dir's wav.scp),
+        # augmented and turned into LFCC on the fly; dev keeps the dumped features.
+        augmented = [key for key, on in (("data.rawboost", boost), ("data.codec", codec)) if on]
+        lfcc_on_the_fly = bool(augmented) and not self.model.waveform_input
         if lfcc_on_the_fly and not (Path(data["train_dir"]) / "wav.scp").is_file():
-            raise TrainingError(f"data.rawboost on LFCC trains from the audio, and {data['train_dir']} has "
-                                "no wav.scp (stage 2 copies data/<set>/wav.scp there when there is no "
-                                "segments file; rerun it)")
+            raise TrainingError(f"{' and '.join(augmented)} on LFCC trains from the audio, and "
+                                f"{data['train_dir']} has no wav.scp (stage 2 copies data/<set>/wav.scp "
+                                "there when there is no segments file; rerun it)")
         table_args = {"cache": data["cache"], "cache_max_gb": float(data["cache_max_gb"]),
                       "feat_dim": frontend.dim}
         self.train_table = open_table("raw" if lfcc_on_the_fly else frontend.table, data["train_dir"],
@@ -132,13 +144,18 @@ class Harness:
                                     f"has {n_bona} bona fide of {len(table)}")
         target = recon_lfcc if self.model.decoder is not None and self.model.waveform_input else None
         crop, augment = self.length, None
-        if boost:  # the train table is audio now
+        if augmented:  # the train table is audio now
             fs, features = self.train_table.fs, None
             if lfcc_on_the_fly:
                 crop = frame_geometry(fs)[1] * (self.length + 1)  # samples that make self.length frames
                 features = functools.partial(lfcc, fs=fs)
-            augment = crop_augmenter(boost, fs, features)
-        self.dataset = RandomCropDataset(self.train_table, crop, int(cfg["seed"]), target, augment)
+            if boost:
+                augment = crop_augmenter(boost, fs, features)
+            elif features is not None:
+                augment = functools.partial(_featurise, features)
+        self.codec = None if codec is None else self._codec_augmenter(codec)
+        self.dataset = RandomCropDataset(self.train_table, crop, int(cfg["seed"]), target, augment,
+                                         utterance=self.codec)
         self.sampler = ShardedBatchSampler(len(self.train_table), int(data["batch_size"]), ctx.rank,
                                            ctx.world_size, seed=int(cfg["seed"]))
         self.loader = DataLoader(self.dataset, batch_sampler=self.sampler, collate_fn=collate_crops,
@@ -159,6 +176,33 @@ class Harness:
             self._write_run_files()
 
     # --- set-up -------------------------------------------------------------------------------
+    def _codec_augmenter(self, settings: CodecSettings) -> CodecAugmenter:
+        """Codec augmentation over the training audio; its cache defaults to ``<train_dir>/codec_cache``."""
+        cache_dir = settings.cache_dir or Path(self.cfg["data"]["train_dir"]) / "codec_cache"
+        try:
+            augmenter = CodecAugmenter(self.train_table, settings, int(self.cfg["seed"]), cache_dir)
+        except ValueError as err:
+            raise TrainingError(str(err)) from None
+        if any(labels != augmenter.labels for labels in all_gather_objects(augmenter.labels, self.ctx)):
+            raise TrainingError("the ranks can run different codecs, so they would draw different variants: "
+                                f"this one has {', '.join(augmenter.labels)} (install the same packages)")
+        log.info("codec augmentation: %s; probability %g, %d variant(s) per utterance, cache %s (%.2f GB "
+                 "when complete)", ", ".join(augmenter.labels), augmenter.probability, augmenter.variants,
+                 augmenter.cache_dir, augmenter.planned_bytes / 2**30)
+        # One rank fills the (shared) cache before the first step; a worker encodes what a node's lacks.
+        if self.ctx.is_main and augmenter.probability > 0:
+            try:
+                augmenter.prefill(len(os.sched_getaffinity(0)))
+            except (CodecError, CodecUnavailable) as err:
+                raise TrainingError(f"codec augmentation: {err}") from None
+        barrier(self.ctx)
+        return augmenter
+
+    @property
+    def codec_choices(self) -> list[str]:
+        """The codecs variants are drawn from (none without codec augmentation)."""
+        return [] if self.codec is None else self.codec.labels
+
     @property
     def last_path(self) -> Path:
         return self.exp_dir / "last.pt"
@@ -203,6 +247,11 @@ class Harness:
         """Continue from ``last.pt``: weights, optimisers, schedulers, RNG, epoch and history."""
         if checkpoint["speakers"] != self.speakers:
             raise TrainingError(f"cannot resume {self.last_path}: the training speakers changed")
+        if checkpoint.get("codec_choices", []) != self.codec_choices:
+            raise TrainingError(f"cannot resume {self.last_path}: its codec variants were drawn from "
+                                f"{', '.join(checkpoint.get('codec_choices', [])) or 'none'}, this machine "
+                                f"can run {', '.join(self.codec_choices) or 'none'} (install the same "
+                                "packages, or --force)")
         load_model_state(self.model, checkpoint["model"], str(self.last_path))
         self.trainer.load_state_dict(checkpoint["trainer"])
         self.start_epoch = int(checkpoint["epoch"]) + 1
@@ -226,6 +275,8 @@ class Harness:
         info.update(num_speakers=len(self.speakers), train_utterances=len(self.train_table),
                     dev_utterances=len(self.dev_table), world_size=self.ctx.world_size,
                     device=str(self.ctx.device))
+        if self.codec is not None:
+            info["codec_augmentation"] = self.codec.summary()
         with atomic_write(self.exp_dir / "model_info.json") as f:
             json.dump(info, f, indent=2)
             f.write("\n")
@@ -328,7 +379,7 @@ class Harness:
         state = {"config": self.cfg, "epoch": epoch, "global_step": self.global_step,
                  "speakers": self.speakers, "model": self.model.state_dict(),
                  "trainer": self.trainer.state_dict(), "rng": rng_states, "history": self.history,
-                 "best": self.best}
+                 "best": self.best, "codec_choices": self.codec_choices}
         save_checkpoint(self.last_path, state)
         model_only = {"config": self.cfg, "epoch": epoch, "speakers": self.speakers,
                       "model": state["model"], "dev_eer": self.history[-1]["dev_eer"]}

@@ -31,7 +31,6 @@ from ssd.augment.rawboost import (
     rawboost,
     stationary,
 )
-from ssd.bin.compute_lfcc import main as compute_lfcc_main
 from ssd.bin.train import main as train_main
 from ssd.data.dataset import RandomCropDataset, WaveTable
 from ssd.frontend.lfcc import lfcc
@@ -110,20 +109,10 @@ def test_augmented_crops_depend_on_seed_epoch_and_utterance_only(tmp_path):
     assert not np.array_equal(one[0][0], two[0][0])
 
 
-def _audio_with_lfcc(tmp_path) -> tuple:
-    """Train (16 utterances) and dev (6) audio dirs with LFCC dumps beside the audio, as stage 2 makes."""
-    train = write_audio_dir(tmp_path / "train", 16, 0, ["S1", "S2"], "U")
-    dev = write_audio_dir(tmp_path / "dev", 6, 1, ["S9"], "D")
-    for d in (train, dev):
-        assert compute_lfcc_main(["--write-utt2num-frames", str(d / "utt2num_frames"), str(d / "wav.scp"),
-                                  f"ark,scp:{d / 'feats.ark'},{d / 'feats.scp'}"]) == 0
-    return train, dev
-
-
-def test_training_with_rawboost_is_reproducible_for_raw_and_lfcc_models(tmp_path, capsys):
+def test_training_with_rawboost_is_reproducible_for_raw_and_lfcc_models(tmp_path, capsys, audio_with_lfcc):
     """Two runs give the same weights, for a waveform model and for an LFCC model whose crops are cut
     from the dump dir's audio and featurised after RawBoost; without wav.scp the LFCC run is refused."""
-    train, dev = _audio_with_lfcc(tmp_path)
+    train, dev = audio_with_lfcc
     raw = tmp_path / "raw.yaml"
     raw.write_text(f"base: {CONF / 'train_aasist_mini.yaml'}\n{TINY_AASIST}train: {{epochs: 1}}\n"
                    "data: {batch_size: 8, rawboost: rawboost_la}\nrun: {threads: 1, log_interval: 1}\n")
@@ -158,10 +147,10 @@ def test_lfcc_crops_are_featurised_at_the_crop_length_and_level(tmp_path):
     assert abs(float(np.mean(feats[0]) - np.mean(plain[:, 0]))) < 3.0
 
 
-def test_rawboost_training_resumes_bit_identically_after_a_kill(tmp_path):
+def test_rawboost_training_resumes_bit_identically_after_a_kill(tmp_path, audio_with_lfcc):
     """The augmented stream is a function of (seed, epoch, utterance): a run killed in epoch 2 and
     resumed from epoch 1's checkpoint ends with the weights of the run that was never stopped."""
-    train, dev = _audio_with_lfcc(tmp_path)
+    train, dev = audio_with_lfcc
     base = tmp_path / "lfcc.yaml"
     base.write_text(DEBUG_YAML + "data: {batch_size: 8, rawboost: rawboost_la}\n")
     argv = lambda exp: ["--config", str(CONF / "train_ocsoftmax_all.yaml"), "--base", str(base),  # noqa: E731

@@ -70,13 +70,17 @@ def read_feats_scp(path: str | os.PathLike) -> dict[str, FeatsEntry]:
 
 
 class ArkReader:
-    """Reads matrices of :class:`FeatsEntry` objects, keeping each ark open (reopened after pickling, so a
-    DataLoader worker gets its own file handles)."""
+    """Reads matrices of :class:`FeatsEntry` objects, keeping each ark open. A DataLoader worker gets its
+    own file handles: reopened after pickling (spawned workers) and in a new process (forked workers,
+    which would otherwise share the parent's file positions and read each other's matrices)."""
 
     def __init__(self) -> None:
         self._files: dict[str, BinaryIO] = {}
+        self._pid = os.getpid()
 
     def _open(self, entry: FeatsEntry) -> BinaryIO:
+        if self._pid != os.getpid():  # a forked child: the inherited handles' offsets are shared
+            self._files, self._pid = {}, os.getpid()
         if entry.ark not in self._files:
             try:
                 self._files[entry.ark] = open(entry.ark, "rb")  # noqa: SIM115 (kept open, closed in close())
@@ -114,4 +118,4 @@ class ArkReader:
         self._files.clear()
 
     def __getstate__(self) -> dict:
-        return {"_files": {}}
+        return {"_files": {}, "_pid": -1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import kaldiio
@@ -147,3 +148,29 @@ def test_batches_do_not_depend_on_worker_count(dump: tuple[Path, dict]) -> None:
     assert feats.shape == (4, 60, 16) and feats.dtype == torch.float32 and feats.is_contiguous()
     assert labels.tolist() == table.labels[index.numpy()].tolist()
     assert speakers.tolist() == table.speakers[index.numpy()].tolist()
+
+
+
+def test_forked_workers_read_the_ark_with_their_own_file_positions(tmp_path: Path) -> None:
+    """A forked DataLoader worker reopens the ark: a handle inherited from the parent shares its file
+    position with the parent's and the other workers', so concurrent reads would get each other's bytes
+    (the parent's position must not move when a child reads)."""
+    import multiprocessing
+
+    rng = np.random.default_rng(1)
+    feats = {f"u{i:02d}": rng.standard_normal((50, 60)).astype(np.float32) for i in range(20)}
+    d = _write(tmp_path / "many", feats, {u: "bonafide" for u in feats}, {u: "s1" for u in feats})
+    table = FeatureTable(d / "feats.scp", d / "utt2label", cache="no")
+    assert np.array_equal(table.feats(0), feats[table.utts[0]])
+    (handle,) = table._reader._files.values()
+    before = os.lseek(handle.fileno(), 0, os.SEEK_CUR)
+
+    def child() -> None:
+        ok = np.array_equal(table.feats(len(table) - 1), feats[table.utts[-1]])
+        os._exit(0 if ok else 3)
+
+    proc = multiprocessing.get_context("fork").Process(target=child)
+    proc.start()
+    proc.join()
+    assert proc.exitcode == 0
+    assert os.lseek(handle.fileno(), 0, os.SEEK_CUR) == before

@@ -49,8 +49,9 @@ ARCHITECTURE_KEYS = frozenset({
 })
 
 
-class SslUnavailable(RuntimeError):
-    """transformers is not installed; the message says how to install it."""
+class SslUnavailable(ValueError):
+    """transformers is not installed; the message says how to install it. A ValueError, as a config
+    naming a part this installation lacks: every command reports it as a bad input, not a crash."""
 
 
 def transformers_classes(family: str) -> tuple[type, type]:

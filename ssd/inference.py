@@ -18,6 +18,7 @@ of shards, so the shards' score lines, merged, are byte-identical to one job's. 
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ssd.data.dataset import FeatureTable
-from ssd.data.windows import eval_windows, window_count
+from ssd.data.windows import WindowView, window_count, window_view
 from ssd.utils.checkpoint import load_checkpoint, load_model_state
 from ssd.utils.progress import Progress
 
@@ -40,7 +41,7 @@ MIN_BATCH = 8
 
 
 class _WindowedUtterances(Dataset):
-    """Items ``(position, windows (W, dims, length))`` for the selected utterances of a table."""
+    """Items ``(position, WindowView)`` for the selected utterances of a table (windows not yet copied)."""
 
     def __init__(self, table: FeatureTable, indices: Sequence[int], length: int, hop: int,
                  policy: str) -> None:
@@ -53,9 +54,9 @@ class _WindowedUtterances(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, position: int) -> tuple[int, np.ndarray]:
-        return position, eval_windows(self.table.feats(self.indices[position]), self.length, self.hop,
-                                      self.policy)
+    def __getitem__(self, position: int) -> tuple[int, WindowView]:
+        return position, window_view(self.table.feats(self.indices[position]), self.length, self.hop,
+                                     self.policy)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def score_table(model: nn.Module, table: FeatureTable, length: int, hop: int, ba
     loader = DataLoader(_WindowedUtterances(table, [indices[p] for p in plan.touched], length, hop, policy),
                         batch_size=None, num_workers=num_workers, shuffle=False)
     meter = Progress(len(plan.touched), desc, log, enabled=progress)
-    pending: list[tuple[np.ndarray, int]] = []  # (windows, position) not yet scored, in order
+    pending: collections.deque[tuple[WindowView, int]] = collections.deque()  # not yet scored, in order
     first = 0  # windows of pending[0] already scored
     held = 0
     left = plan.windows  # windows still to score (negative: all of them)
@@ -132,12 +133,12 @@ def score_table(model: nn.Module, table: FeatureTable, length: int, hop: int, ba
         while n > 0:
             windows, position = pending[0]
             take = min(n, len(windows) - first)
-            parts.append(windows[first:first + take])
+            parts.append(windows.take(first, first + take))
             owners.append(np.full(take, position, dtype=np.int64))
             first += take
             n -= take
             if first == len(windows):
-                pending.pop(0)
+                pending.popleft()
                 first = 0
         batch = np.concatenate(parts)
         padded = batch
@@ -157,7 +158,7 @@ def score_table(model: nn.Module, table: FeatureTable, length: int, hop: int, ba
         for order, (_, windows) in enumerate(loader):
             position = plan.touched[order]
             if order == 0 and plan.skip:  # the end of an utterance whose first window is another shard's
-                windows = windows[plan.skip:]
+                windows = windows.skip(plan.skip)
             pending.append((windows, position))
             held += len(windows)
             while held >= batch_size and left != 0:

@@ -96,3 +96,37 @@ def test_shard_plan_shares_the_batches_an_utterance_spans() -> None:
     assert (second.owned, second.touched, second.skip, second.windows) == ([2], [1, 2], 1, 6)
     with pytest.raises(ValueError, match="shard 3 of 2"):
         plan_shard([3], 4, 2, 2)
+
+
+class _MeanScorer(torch.nn.Module):
+    """The cheapest model score_table accepts: a window's score is its mean."""
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(1, 2))
+
+
+class _OneMatrix:
+    def __init__(self, feats: np.ndarray) -> None:
+        self.matrix, self.num_frames = feats, np.array([len(feats)])
+
+    def __len__(self) -> int:
+        return 1
+
+    def feats(self, index: int) -> np.ndarray:
+        return self.matrix
+
+
+def test_a_long_utterance_is_scored_a_batch_of_windows_at_a_time():
+    """Windows overlap (hop = half a window), so all of them together take twice the utterance; they
+    are cut one batch at a time, and scoring an hour-like file holds less than its own matrix more."""
+    import tracemalloc
+
+    feats = np.random.default_rng(0).standard_normal((20_000, 60)).astype(np.float32)
+    table = _OneMatrix(feats)
+    tracemalloc.start()
+    score = score_table(_MeanScorer(), table, 100, 50, 16, torch.device("cpu"), progress=False)[0]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    starts = [*range(0, 20_000 - 100, 50), 19_900]
+    assert score == pytest.approx(np.mean([feats[s:s + 100].mean() for s in starts]), rel=1e-6)
+    assert peak < 0.5 * feats.nbytes, f"peak {peak / 2**20:.1f} MiB for a {feats.nbytes / 2**20:.1f} MiB matrix"

@@ -46,12 +46,33 @@ def window_starts(num_frames: int, length: int, hop: int) -> list[int]:
     return starts
 
 
+class WindowView:
+    """The evaluation windows of one utterance, not yet copied: a source matrix and the windows' first
+    frames. Scoring takes a batch's windows at a time, so an hour-long file costs its own matrix plus
+    one batch, not every overlapping window at once."""
+
+    def __init__(self, source: np.ndarray, starts: list[int], length: int) -> None:
+        self.source, self.starts, self.length = source, starts, length
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def skip(self, n: int) -> WindowView:
+        """The view without its first ``n`` windows."""
+        return WindowView(self.source, self.starts[n:], self.length)
+
+    def take(self, lo: int, hi: int) -> np.ndarray:
+        """Windows ``lo`` to ``hi`` as a (hi - lo, D, length) float32 array."""
+        windows = np.stack([self.source[s:s + self.length] for s in self.starts[lo:hi]])
+        return np.ascontiguousarray(windows.transpose(0, 2, 1), dtype=np.float32)
+
+
 class _Windowed:
     @staticmethod
-    def cut(feats: np.ndarray, length: int, hop: int) -> list[np.ndarray]:
+    def cut(feats: np.ndarray, length: int, hop: int) -> WindowView:
         if feats.shape[0] < length:
-            return [repeat_pad(feats, length)]
-        return [feats[s:s + length] for s in window_starts(feats.shape[0], length, hop)]
+            return WindowView(repeat_pad(feats, length), [0], length)
+        return WindowView(feats, window_starts(feats.shape[0], length, hop), length)
 
     @staticmethod
     def count(num_frames: int, length: int, hop: int) -> int:
@@ -60,8 +81,8 @@ class _Windowed:
 
 class _FirstWindow:
     @staticmethod
-    def cut(feats: np.ndarray, length: int, hop: int) -> list[np.ndarray]:
-        return [repeat_pad(feats, length)]
+    def cut(feats: np.ndarray, length: int, hop: int) -> WindowView:
+        return WindowView(repeat_pad(feats, length), [0], length)
 
     @staticmethod
     def count(num_frames: int, length: int, hop: int) -> int:
@@ -80,12 +101,17 @@ def check_policy(policy: str) -> str:
     return policy
 
 
-def eval_windows(feats: np.ndarray, length: int, hop: int, policy: str = "windowed") -> np.ndarray:
-    """Cut a (T, D) utterance into the evaluation windows of ``policy``, as a (W, D, length) float32 array."""
+def window_view(feats: np.ndarray, length: int, hop: int, policy: str = "windowed") -> WindowView:
+    """The evaluation windows of ``policy`` over a (T, D) utterance, as a :class:`WindowView`."""
     if feats.ndim != 2 or feats.shape[0] == 0:
         raise ValueError(f"expected a non-empty (frames, dims) matrix, got shape {feats.shape}")
-    windows = EVAL_POLICIES[check_policy(policy)].cut(feats, length, hop)
-    return np.ascontiguousarray(np.stack(windows).transpose(0, 2, 1), dtype=np.float32)
+    return EVAL_POLICIES[check_policy(policy)].cut(feats, length, hop)
+
+
+def eval_windows(feats: np.ndarray, length: int, hop: int, policy: str = "windowed") -> np.ndarray:
+    """Cut a (T, D) utterance into the evaluation windows of ``policy``, as a (W, D, length) float32 array."""
+    view = window_view(feats, length, hop, policy)
+    return view.take(0, len(view))
 
 
 def window_count(num_frames: int, length: int, hop: int, policy: str = "windowed") -> int:

@@ -8,7 +8,8 @@ can tell whether the accelerator would be starved. Target (issue 8): >= 10x the 
 Usage:
   tools/venv/bin/python bench/data_loading.py [--feats-dir dump/lfcc/train] [--crop 750] [--batch-size 64]
       [--workers 0 2] [--batches 200] [--step-samples-per-s 2000] [--measure-step conf/train_X.yaml]
-      [--audio-dir dump/lfcc/train [--codecs all] [--codec-probability 0.5] [--codec-variants 2]]
+      [--audio-dir dump/lfcc/train [--codecs all] [--codec-probability 0.5] [--codec-variants 2]
+       [--rawboost rawboost_la rawboost_df]]
 
 Without ``--feats-dir`` a synthetic set (ASVspoof-like lengths: 0.5-12 s, median ~3 s) is written to a
 temp dir as a real ark/scp. ``--step-samples-per-s`` is the training step's consumption measured
@@ -19,7 +20,7 @@ augmented LFCC training instead: crops of ``--crop`` frames cut from the audio a
 the fly, and with ``--codecs`` (data.codec.codecs) codec augmentation before the crop: the time to
 prefill an empty cache (what training does before its first step), then loading with variants
 encoded on first use (one whole first epoch from an empty cache, worker start included) and with the
-cache prefilled.
+cache prefilled; with ``--rawboost`` (data.rawboost settings) RawBoost on each crop before its LFCC.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ssd.augment.codec import CodecAugmenter, settings_of
+from ssd.augment.rawboost import algorithm_of, crop_augmenter
 from ssd.data.dataset import FeatureTable, RandomCropDataset, WaveTable, collate_crops, read_speakers
 from ssd.data.sampler import ShardedBatchSampler
 from ssd.frontend.lfcc import frame_geometry, lfcc
@@ -98,6 +100,12 @@ def audio_rows(args: argparse.Namespace, cache_root: Path) -> list[tuple[str, in
         plain = RandomCropDataset(table, samples, 0, augment=featurise)
         rows.append(("audio -> LFCC, no codec", workers, measure_loader(plain, shape, args.batch_size,
                                                                          workers, args.batches)))
+    for setting in args.rawboost:  # as the training loop builds it: RawBoost, level restored, LFCC
+        boosted = crop_augmenter(algorithm_of(setting), fs, functools.partial(lfcc, fs=fs))
+        for workers in args.workers:
+            data = RandomCropDataset(table, samples, 0, augment=boosted)
+            rows.append((f"+ RawBoost {setting}", workers, measure_loader(data, shape, args.batch_size,
+                                                                           workers, args.batches)))
     settings = settings_of({"codecs": args.codecs, "probability": args.codec_probability,
                             "variants": args.codec_variants, "cache_dir": None, "cache_max_gb": 100.0})
     if settings is None:
@@ -160,6 +168,8 @@ def main() -> None:
     parser.add_argument("--codecs", default="none", help="with --audio-dir: data.codec.codecs (e.g. all)")
     parser.add_argument("--codec-probability", type=float, default=0.5)
     parser.add_argument("--codec-variants", type=int, default=2)
+    parser.add_argument("--rawboost", nargs="*", default=[],
+                        help="with --audio-dir: data.rawboost settings to measure (e.g. rawboost_la 3)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:

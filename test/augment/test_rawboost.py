@@ -25,7 +25,9 @@ from ssd.augment.rawboost import (
     ALGORITHMS,
     RawBoostConfig,
     algorithm_of,
+    bandstop_fir,
     crop_augmenter,
+    filtered_sum,
     impulsive,
     notch_cascade,
     rawboost,
@@ -59,6 +61,25 @@ def test_every_algorithm_is_seeded_and_keeps_the_length(algorithm):
         assert np.array_equal(a, x)
     else:
         assert not np.allclose(a, x) and not np.array_equal(a, c)
+
+
+def test_band_stop_design_is_the_window_method_and_the_filtering_a_causal_convolution():
+    """The FIR design equals scipy's window-method firwin (Hamming, band-stop, unit DC gain), and the
+    block-wise sum of filtered signals equals direct convolutions cut to the signal's length."""
+    from scipy.signal import firwin
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        taps = int(rng.integers(10, 101)) | 1
+        low = rng.uniform(1, 7000)
+        high = min(low + rng.uniform(100, 1000), 7999)
+        expected = firwin(taps, [low, high], window="hamming", fs=FS)
+        assert np.allclose(bandstop_fir(taps, low, high, FS), expected, rtol=0, atol=1e-10)
+    for n, lengths in ((32160, (11, 505, 97)), (700, (3, 1)), (5000, (2000,))):
+        signals = [rng.standard_normal(n) for _ in lengths]
+        filters = [rng.standard_normal(m) for m in lengths]
+        direct = sum(np.convolve(x, f)[:n] for x, f in zip(signals, filters, strict=True))
+        assert np.allclose(filtered_sum(signals, filters), direct, rtol=0, atol=1e-10 * np.abs(direct).max())
 
 
 def test_notch_cascade_peaks_at_the_drawn_gain_and_cuts_a_band():

@@ -129,4 +129,4 @@ def test_a_long_utterance_is_scored_a_batch_of_windows_at_a_time():
     tracemalloc.stop()
     starts = [*range(0, 20_000 - 100, 50), 19_900]
     assert score == pytest.approx(np.mean([feats[s:s + 100].mean() for s in starts]), rel=1e-6)
-    assert peak < 0.5 * feats.nbytes, f"peak {peak / 2**20:.1f} MiB for a {feats.nbytes / 2**20:.1f} MiB matrix"
+    assert peak < 0.5 * feats.nbytes, f"peak {peak / 2**20:.1f} MiB, input {feats.nbytes / 2**20:.1f} MiB"

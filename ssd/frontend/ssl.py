@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -240,16 +239,6 @@ class SslBackbone(nn.Module):
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         return [{"params": list(self.head.parameters())}, *self.encoder.param_groups(lr)]
-
-
-def describe(cfg: SslConfig) -> str:
-    """One line for logs and model cards."""
-    arch = cfg.architecture
-    size = f"{arch.get('num_hidden_layers', '?')} layers x {arch.get('hidden_size', '?')}"
-    source = Path(cfg.checkpoint).name if cfg.checkpoint else "random initialisation"
-    return (f"{cfg.family} ({size}, {source}), layer {cfg.layer}, "
-            f"{'frozen' if cfg.freeze else 'fine-tuned'}, projection {cfg.proj_dim or 'none'}")
-
 
 
 def resolve_training_config(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -128,30 +128,38 @@ RESTRICTED_PICKLE = types.SimpleNamespace(Unpickler=RestrictedUnpickler, load=_r
                                           __name__="ssd_restricted_pickle")
 
 
-def plain(obj: Any, depth: int = 0) -> Any:
-    """Opaque records (argparse namespaces, omegaconf nodes, enums) turned into dicts, lists and values."""
+def plain(obj: Any, depth: int = 0, memo: dict[int, Any] | None = None) -> Any:
+    """Opaque records (argparse namespaces, omegaconf nodes, enums) turned into dicts, lists and values.
+
+    Each object is converted once (a pickle may reference one object from many places: copying it
+    each time would let a small file expand exponentially); nesting is bounded.
+    """
+    memo = {} if memo is None else memo
+    if id(obj) in memo:
+        return memo[id(obj)]
     if depth > 200:
         raise CheckpointError("the checkpoint's config nests more than 200 levels")
+    down = depth + 1
     if isinstance(obj, dict):
-        return {plain(k, depth + 1): plain(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [plain(v, depth + 1) for v in obj]
-    if not isinstance(obj, Opaque):
+        out: Any = {plain(k, down, memo): plain(v, down, memo) for k, v in obj.items()}
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        out = [plain(v, down, memo) for v in obj]
+    elif not isinstance(obj, Opaque):
         return obj
-    state = obj.state
-    if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
-        state = {**(state[0] or {}), **state[1]}  # (__dict__, __slots__ values)
-    if isinstance(state, dict):
-        if "_content" in state:  # an omegaconf container
-            return plain(state["_content"], depth + 1)
-        if "_val" in state:  # an omegaconf value node
-            return plain(state["_val"], depth + 1)
-        return plain(state, depth + 1)  # argparse.Namespace and other plain objects
-    if obj.args:
-        if len(obj.args) == 1:  # an enum member or a single-value wrapper
-            return plain(obj.args[0], depth + 1)
-        return plain(list(obj.args), depth + 1)
-    return None
+    else:
+        state = obj.state
+        if isinstance(state, tuple) and len(state) == 2 and isinstance(state[0], dict | None) \
+                and isinstance(state[1], dict):
+            state = {**(state[0] or {}), **state[1]}  # (__dict__, __slots__ values)
+        if isinstance(state, dict):
+            inner = state.get("_content", state.get("_val", state))  # omegaconf container, value node
+            out = plain(inner, down, memo)  # or argparse.Namespace and other plain objects
+        elif obj.args:  # an enum member or a single-value wrapper, else its arguments
+            out = plain(obj.args[0] if len(obj.args) == 1 else list(obj.args), down, memo)
+        else:
+            out = None
+    memo[id(obj)] = out
+    return out
 
 
 def read_fairseq(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -167,11 +175,14 @@ def read_fairseq(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         raise CheckpointError(f"{path}: no 'model' state dict: not a fairseq checkpoint")
     state = {k: v for k, v in ckpt["model"].items() if isinstance(v, torch.Tensor)}
     config = None
-    if ckpt.get("cfg") is not None:
-        cfg = plain(ckpt["cfg"])
-        config = cfg.get("model", cfg) if isinstance(cfg, dict) else None
-    if config is None and ckpt.get("args") is not None:
-        config = plain(ckpt["args"])
+    try:
+        if ckpt.get("cfg") is not None:
+            cfg = plain(ckpt["cfg"])
+            config = cfg.get("model", cfg) if isinstance(cfg, dict) else None
+        if config is None and ckpt.get("args") is not None:
+            config = plain(ckpt["args"])
+    except TypeError as err:  # e.g. a key that is not hashable once plain
+        raise CheckpointError(f"{path}: its config is not made of plain values ({err})") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{path}: no model config (neither cfg.model nor args)")
     if isinstance(config.get("w2v_args"), dict):  # a fine-tuned model: the encoder's own config

@@ -214,8 +214,8 @@ def test_fairseq_checkpoint_converts_without_fairseq_and_reproduces_the_model(tm
 
 
 def test_a_pickle_that_would_run_code_runs_nothing(tmp_path):
-    """A checkpoint whose config reduces to os.system: converting it never calls it (the marker file is
-    not created) and the tensors still convert, or the file is refused; nothing else is imported."""
+    """A checkpoint whose extra state reduces to os.system and whose config references one list from
+    everywhere: converting it never calls os.system (no marker file) and takes no time for the list."""
     source, _ = write_fairseq(tmp_path, "base", "namespace")
     marker = tmp_path / "pwned"
 
@@ -224,8 +224,11 @@ def test_a_pickle_that_would_run_code_runs_nothing(tmp_path):
             return os.system, (f"touch {marker}",)
 
     state = torch.load(source, pickle_module=RESTRICTED_PICKLE, weights_only=False)["model"]
+    bomb: list = ["x"]
+    for _ in range(64):  # 2**64 paths through 65 objects: copied per reference, it would never end
+        bomb = [bomb, bomb]
     evil = tmp_path / "evil.pt"
-    torch.save({"args": argparse.Namespace(**fairseq_config("base")), "model": state,
+    torch.save({"args": argparse.Namespace(**fairseq_config("base"), bomb=bomb), "model": state,
                 "extra_state": {"hook": Evil()}}, evil)
     convert(evil, tmp_path / "evil.safetensors")
     assert not marker.exists()

@@ -31,29 +31,28 @@ PROTOCOL_FILE = "ASVspoof2019.LA.cm.eval.trl.txt"
 
 
 def straightforward(cm_path: Path, asv_path: Path) -> dict[str, tuple[float, float]]:
-    """Pooled and per-attack (EER, legacy min t-DCF), organiser-style; ties are grouped, as in ssd."""
+    """Pooled and per-attack (EER, legacy min t-DCF), organiser-style, as ssd computes them."""
     asv = np.genfromtxt(asv_path, dtype=str)
     asv_source, asv_key, asv_score = asv[:, 0], asv[:, 1], asv[:, 2].astype(float)
     cm = np.genfromtxt(cm_path, dtype=str)
     cm_attack, cm_key, cm_score = cm[:, 1], cm[:, 2], -cm[:, 3].astype(float)
 
-    def det(bona: np.ndarray, spoof: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def det(bona: np.ndarray, spoof: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The organisers' DET walk: one point per trial in mergesort order (ties not grouped)."""
         scores = np.concatenate([bona, spoof])
         labels = np.concatenate([np.ones(bona.size), np.zeros(spoof.size)])
         order = np.argsort(scores, kind="mergesort")
-        scores, labels = scores[order], labels[order]
-        last = np.append(scores[1:] != scores[:-1], True)  # one point per distinct score
-        bona_below = np.cumsum(labels)[last]
-        spoof_below = np.cumsum(1 - labels)[last]
+        bona_below = np.cumsum(labels[order])
+        spoof_above = spoof.size - (np.arange(1, scores.size + 1) - bona_below)
         miss = np.concatenate([[0.0], bona_below / bona.size])
-        fa = np.concatenate([[1.0], (spoof.size - spoof_below) / spoof.size])
-        return miss, fa
+        fa = np.concatenate([[1.0], spoof_above / spoof.size])
+        thresholds = np.concatenate([[scores[order[0]] - 0.001], scores[order]])
+        return miss, fa, thresholds
 
     def eer_and_threshold(bona: np.ndarray, spoof: np.ndarray) -> tuple[float, float]:
-        miss, fa = det(bona, spoof)
+        miss, fa, thresholds = det(bona, spoof)
         k = int(np.argmin(np.abs(miss - fa)))
-        values = np.unique(np.concatenate([bona, spoof]))
-        return (miss[k] + fa[k]) / 2, (values[k] if k < values.size else np.inf)
+        return (miss[k] + fa[k]) / 2, thresholds[k]
 
     target, nontarget = asv_score[asv_key == "target"], asv_score[asv_key == "nontarget"]
     _, threshold = eer_and_threshold(target, nontarget)
@@ -66,7 +65,7 @@ def straightforward(cm_path: Path, asv_path: Path) -> dict[str, tuple[float, flo
     for name, (spoof, asv_spoof) in subsets.items():
         c1 = 0.95 * 0.99 * (1 - p_miss) - 0.95 * 0.01 * 10 * p_fa
         c2 = 10 * 0.05 * (1 - np.mean(asv_spoof < threshold))
-        miss, fa = det(bona, spoof)
+        miss, fa, _ = det(bona, spoof)
         tdcf = float(np.min((c1 * miss + c2 * fa) / min(c1, c2)))
         figures[name] = (eer_and_threshold(bona, spoof)[0], tdcf)
     return figures

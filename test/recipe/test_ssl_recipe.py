@@ -1,6 +1,6 @@
 """The recipe with the ssl front end on the ci mini corpus: a tiny randomly initialised XLS-R-layout
-encoder + AASIST-SSL, stages 2-6 (stage 2 lists the audio as for raw models; no LFCC-GMM row), and
-the packed model scoring a file with ssd-detect as stage 4 did."""
+encoder + AASIST-SSL, stages 2-6 (stage 2 lists the audio as for raw models; no LFCC-GMM row), the
+packed model scoring a file with ssd-detect as stage 4 did, and its ONNX export scoring as torch does."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
 from helpers import CONF, link_recipe, run_recipe
+
+from ssd.detector import Detector
 
 pytest.importorskip("transformers", reason="the ssl extra (pip install -e '.[ssl]')")
 
@@ -56,3 +60,13 @@ def test_tiny_ssl_front_end_trains_scores_and_reports_on_the_mini_corpus(mini_re
                             capture_output=True, text=True, check=False)
     assert detect.returncode == 0, detect.stderr
     assert abs(float(detect.stdout.splitlines()[1].split()[1]) - float(stage4[utt])) < 1e-5, detect.stdout
+    onnxruntime = pytest.importorskip("onnxruntime", reason="the onnx extra")
+    onnx_file = tmp_path / "ssl.onnx"
+    export = subprocess.run([sys.executable, "-m", "ssd.bin.export", "--model", str(packed), "--onnx",
+                             str(onnx_file)], capture_output=True, text=True, check=False)
+    assert export.returncode == 0, export.stderr
+    waves = (0.1 * np.random.default_rng(0).standard_normal((3, 8000))).astype(np.float32)
+    (onnx_scores,) = onnxruntime.InferenceSession(str(onnx_file)).run(["score"], {"waveform": waves})
+    model = Detector.load(packed).model.eval()
+    torch_scores = model.score(torch.from_numpy(waves).unsqueeze(1)).numpy()
+    np.testing.assert_allclose(onnx_scores, torch_scores, rtol=0, atol=1e-5)

@@ -50,6 +50,8 @@ JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 # so each step page-faults its activations in again; these keep freed memory in the heap instead.
 GLIBC_TUNED = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 40),
                "MALLOC_TOP_PAD_": str(1 << 28)}
+# Only large blocks kept off mmap (up to 1 GiB from the heap), the heap still trimmed as glibc does.
+GLIBC_THRESHOLD = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30)}
 NUM_SPEAKERS = 20
 PATHS = {"reference": (False, False), "efficient-s2": (True, False), "efficient": (True, True)}  # (S2, ReLU)
 BONA_FRACTION = 0.1  # ASVspoof 2019 LA train: 2,580 of 25,380 utterances are bona fide
@@ -61,6 +63,8 @@ def allocator_env(name: str) -> dict[str, str] | None:
         return {}
     if name == "glibc-tuned":
         return dict(GLIBC_TUNED)
+    if name == "glibc-threshold":
+        return dict(GLIBC_THRESHOLD)
     if name in ("jemalloc", "jemalloc-tuned"):
         if not os.path.exists(JEMALLOC):
             return None
@@ -250,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", nargs="+", default=["reference", "efficient"], choices=list(PATHS),
                         help="efficient-s2 is skipped for variants without S2, where it is the reference")
     parser.add_argument("--allocators", nargs="+", default=["glibc"],
-                        choices=["glibc", "glibc-tuned", "jemalloc", "jemalloc-tuned"])
+                        choices=["glibc", "glibc-tuned", "glibc-threshold", "jemalloc", "jemalloc-tuned"])
     parser.add_argument("--infer", action="store_true", help="time forward-only scoring instead of training")
     parser.add_argument("--in-process", action="store_true",
                         help="run every configuration in this process (quick checks; no allocator choice)")

@@ -7,11 +7,11 @@ what ``model.ssl.checkpoint`` reads; nothing else is ever loaded at training or 
 Inputs:
 
 * **fairseq** ``.pt`` (XLS-R, wav2vec 2.0, and Microsoft's WavLM release): a pickle holding, besides the
-  tensors, argparse namespaces and omegaconf configs. ``weights_only=True`` refuses those by design, so
-  it is read by :class:`RestrictedUnpickler`, which imports nothing but torch's tensor rebuilders and
-  ``OrderedDict``: every other class the pickle names becomes an inert :class:`Opaque` record of its
-  arguments and state (no code of the named module runs, and fairseq need not be installed), then
-  :func:`plain` turns those records into dicts and lists. Pre-trained and fine-tuned (``w2v_encoder.``)
+  tensors, argparse namespaces and omegaconf configs, which ``weights_only=True`` refuses by design.
+  :func:`load_pickle` still reads it with torch's ``weights_only`` unpickler, every class it names
+  allowed only as an inert :class:`Opaque` record of its arguments and state under that name (no
+  code of the named module runs, and fairseq need not be installed); :func:`plain` then turns those
+  records into dicts and lists. Pre-trained and fine-tuned (``w2v_encoder.``)
   layouts are accepted; pre-training heads (quantiser, projections) are dropped.
 * **Hugging Face**: a model directory (``config.json`` and ``model.safetensors`` or
   ``pytorch_model.bin``, the latter read with ``weights_only=True``); task heads are dropped.
@@ -23,13 +23,11 @@ on the meta device), so a file that loads is one the encoder accepts.
 from __future__ import annotations
 
 import ast
-import collections
 import hashlib
 import json
 import os
 import pickle
 import re
-import types
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +57,7 @@ class CheckpointError(ValueError):
 
 # --- reading fairseq pickles safely ---------------------------------------------------------------
 class Opaque:
-    """What a pickled object of a non-allowed class becomes: its class name, arguments and state."""
+    """What a pickled object of a class weights_only does not know becomes: its arguments and state."""
 
     qualname = "?"
 
@@ -74,16 +72,6 @@ class Opaque:
     def __setstate__(self, state: Any) -> None:
         self.state = state
 
-    def __setitem__(self, key: Any, value: Any) -> None:  # SETITEMS on a dict subclass
-        self.state = {} if not isinstance(self.state, dict) else self.state
-        self.state[key] = value
-
-    def append(self, value: Any) -> None:  # APPENDS on a list subclass
-        self.args = (*self.args, value)
-
-    def extend(self, values: Any) -> None:
-        self.args = (*self.args, *values)
-
     def __repr__(self) -> str:
         return f"<opaque {self.qualname}>"
 
@@ -91,41 +79,34 @@ class Opaque:
 _opaque_classes: dict[str, type] = {}
 
 
-def _opaque(module: str, name: str) -> type:
-    qualname = f"{module}.{name}"
+def _opaque(qualname: str) -> type:
     if qualname not in _opaque_classes:
         _opaque_classes[qualname] = type(f"Opaque[{qualname}]", (Opaque,), {"qualname": qualname})
     return _opaque_classes[qualname]
 
 
-_ALLOWED = {
-    ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"),
-    ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"),
-    ("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset"),
-}
+MAX_STAND_INS = 200  # distinct classes a checkpoint may name (fairseq's name a dozen or two)
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """Builds tensors and plain containers; any other global becomes an inert :class:`Opaque`."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED:
-            if module == "collections":
-                return collections.OrderedDict
-            if module == "builtins":
-                return {"set": set, "frozenset": frozenset}[name]
-            return getattr(torch._utils, name)
-        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
-            return getattr(torch, name)
-        return _opaque(module, name)
-
-
-def _restricted_load(file: Any, **kwargs: Any) -> Any:
-    return RestrictedUnpickler(file, **kwargs).load()
-
-
-RESTRICTED_PICKLE = types.SimpleNamespace(Unpickler=RestrictedUnpickler, load=_restricted_load,
-                                          __name__="ssd_restricted_pickle")
+def load_pickle(path: Path) -> Any:
+    """A torch checkpoint through torch's own ``weights_only`` unpickler, every class it names that
+    weights_only does not allow standing in as an inert :class:`Opaque` under that name: nothing the
+    pickle names is imported, and no function outside torch's allowlist is called."""
+    try:  # the zip format lists its globals without unpickling anything
+        names = set(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except ValueError:  # the legacy format: learn them from the loader's refusals
+        names = set()
+    for _ in range(MAX_STAND_INS):
+        with torch.serialization.safe_globals([(_opaque(name), name) for name in sorted(names)]):
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError as err:
+                missing = _UNSUPPORTED_GLOBAL.search(str(err))
+                if missing is None or missing[1] in names:
+                    raise
+                names.add(missing[1])
+    raise CheckpointError(f"{path}: names more than {MAX_STAND_INS} classes")
 
 
 def plain(obj: Any, depth: int = 0, memo: dict[int, Any] | None = None) -> Any:
@@ -165,7 +146,7 @@ def plain(obj: Any, depth: int = 0, memo: dict[int, Any] | None = None) -> Any:
 def read_fairseq(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(model tensors, model config as plain values) of a fairseq checkpoint, without fairseq."""
     try:
-        ckpt = torch.load(path, map_location="cpu", pickle_module=RESTRICTED_PICKLE, weights_only=False)
+        ckpt = load_pickle(path)
     except CheckpointError:
         raise
     except Exception as err:  # noqa: BLE001 - any unreadable pickle is the same user error

@@ -29,10 +29,6 @@ from ssd.utils.checkpoint import FORMAT, load_checkpoint
 PACKAGE = REPO / "ssd"
 # The one module allowed to start a shell: Kaldi wav.scp pipe entries are trusted commands, by contract.
 SHELL_ALLOWED = {"ssd/frontend/audio.py"}
-# The one module allowed a torch.load without weights_only: the SSL checkpoint converter, whose fairseq
-# pickles hold configs weights_only refuses; it passes its restricted unpickler (nothing imported or
-# run, tested in test/frontend/test_ssl.py), and only that is accepted.
-RESTRICTED_LOAD_ALLOWED = {"ssd/importers/ssl_checkpoint.py": "RESTRICTED_PICKLE"}
 
 
 class _Payload:
@@ -167,9 +163,7 @@ def unsafe_calls(source: str, filename: str) -> list[str]:
         keywords = {k.arg: k.value for k in node.keywords}
         if name in FORBIDDEN_CALLS:
             found.append(f"{where}: {name}() {FORBIDDEN_CALLS[name]}")
-        restricted = keywords.get("pickle_module")
-        if name == "torch.load" and not _is_true(keywords.get("weights_only")) and not (
-                isinstance(restricted, ast.Name) and RESTRICTED_LOAD_ALLOWED.get(filename) == restricted.id):
+        if name == "torch.load" and not _is_true(keywords.get("weights_only")):
             found.append(f"{where}: torch.load without weights_only=True")
         if name == "numpy.load" and _is_true(keywords.get("allow_pickle")):
             found.append(f"{where}: numpy.load with allow_pickle=True")
@@ -205,7 +199,7 @@ def test_the_documented_pipe_reader_is_the_only_shell() -> None:
     ("import torch\ntorch.load(f)", "torch.load without weights_only=True"),
     ("import torch as t\nt.load(f, weights_only=False)", "torch.load without weights_only=True"),
     ("import torch\ntorch.load(f, pickle_module=RESTRICTED_PICKLE, weights_only=False)",
-     "torch.load without weights_only=True"),  # accepted in the converter only
+     "torch.load without weights_only=True"),  # a pickle module of one's own is no excuse
     ("from torch import load\nload(f, map_location='cpu')", "torch.load without weights_only=True"),
     ("import numpy as np\nnp.load(f, allow_pickle=True)", "numpy.load with allow_pickle=True"),
     ("x = eval(line)", "eval() evaluates"),

@@ -23,9 +23,9 @@ from ssd.bin.convert_ssl import main as convert_main  # noqa: E402
 from ssd.bin.train import main as train_main  # noqa: E402
 from ssd.frontend.ssl import SslConfig, SslEncoder, resolve_training_config, transformers_classes  # noqa: E402
 from ssd.importers.ssl_checkpoint import (  # noqa: E402
-    RESTRICTED_PICKLE,
     CheckpointError,
     convert,
+    load_pickle,
     parse_conv_layers,
     read_header,
 )
@@ -213,9 +213,27 @@ def test_fairseq_checkpoint_converts_without_fairseq_and_reproduces_the_model(tm
     assert torch.equal(enc(x).transpose(1, 2), expected)
 
 
+def test_a_checkpoint_in_torchs_legacy_format_converts_too(tmp_path):
+    """Before torch 1.6 checkpoints were not zip files, whose pickle cannot be listed without loading:
+    the classes it names are then learnt from the loader's refusals."""
+    source, ref = write_fairseq(tmp_path, "base", "namespace")
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"args": argparse.Namespace(**fairseq_config("base")), "model": load_pickle(source)["model"]},
+               legacy, _use_new_zipfile_serialization=False)
+    convert(legacy, tmp_path / "legacy.safetensors")
+    enc = SslEncoder(SslConfig.from_dict({"checkpoint": str(tmp_path / "legacy.safetensors"),
+                                          "proj_dim": 0}).resolved())
+    enc.load_pretrained()
+    enc.eval()
+    x = wave()
+    with torch.no_grad():
+        expected = ref(x).last_hidden_state
+    assert torch.equal(enc(x).transpose(1, 2), expected)
+
+
 def test_a_pickle_that_would_run_code_runs_nothing(tmp_path):
-    """A checkpoint whose extra state reduces to os.system and whose config references one list from
-    everywhere: converting it never calls os.system (no marker file) and takes no time for the list."""
+    """A checkpoint whose config references one list from everywhere converts at once; one whose extra
+    state reduces to os.system is refused naming the file and the function, which never runs."""
     source, _ = write_fairseq(tmp_path, "base", "namespace")
     marker = tmp_path / "pwned"
 
@@ -223,21 +241,25 @@ def test_a_pickle_that_would_run_code_runs_nothing(tmp_path):
         def __reduce__(self):
             return os.system, (f"touch {marker}",)
 
-    state = torch.load(source, pickle_module=RESTRICTED_PICKLE, weights_only=False)["model"]
+    state = load_pickle(source)["model"]
     bomb: list = ["x"]
     for _ in range(64):  # 2**64 paths through 65 objects: copied per reference, it would never end
         bomb = [bomb, bomb]
+    shared = tmp_path / "shared.pt"
+    torch.save({"args": argparse.Namespace(**fairseq_config("base"), bomb=bomb), "model": state}, shared)
+    convert(shared, tmp_path / "shared.safetensors")
     evil = tmp_path / "evil.pt"
-    torch.save({"args": argparse.Namespace(**fairseq_config("base"), bomb=bomb), "model": state,
+    torch.save({"args": argparse.Namespace(**fairseq_config("base")), "model": state,
                 "extra_state": {"hook": Evil()}}, evil)
-    convert(evil, tmp_path / "evil.safetensors")
-    assert not marker.exists()
+    with pytest.raises(CheckpointError, match=r"(?s)evil\.pt: not a readable torch checkpoint.*system"):
+        convert(evil, tmp_path / "evil.safetensors")
+    assert not marker.exists() and not (tmp_path / "evil.safetensors").exists()
 
 
 def test_bad_checkpoints_are_refused_naming_the_file(tmp_path):
     source, _ = write_fairseq(tmp_path, "base", "hydra")
     ckpt = {"args": argparse.Namespace(**fairseq_config("base")),
-            "model": torch.load(source, pickle_module=RESTRICTED_PICKLE, weights_only=False)["model"]}
+            "model": load_pickle(source)["model"]}
     ckpt["model"]["encoder.layers.0.adapter.weight"] = torch.zeros(3)
     odd = tmp_path / "odd.pt"
     torch.save(ckpt, odd)

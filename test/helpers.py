@@ -83,6 +83,20 @@ def kill_group(proc: subprocess.Popen) -> int:
     return proc.wait(timeout=60)
 
 
+def kill_and_resume(argv: list[str], exp: Path, step: int, log_dir: Path) -> None:
+    """Run ``ssd.bin.train argv`` (its --exp-dir ``exp``) as a real process, SIGKILL it once it has done
+    global step ``step`` (epoch 2: epoch 1's last.pt is on disk), then resume it to the end."""
+    from ssd.utils.checkpoint import load_checkpoint
+
+    log, held = log_dir / "killed.log", log_dir / "held"
+    proc = start([sys.executable, str(TRACED_TRAIN), "--hold-after-step", str(step), str(held), *argv], log)
+    wait_until(held.exists, proc, log, f"the run held after step {step}")
+    assert kill_group(proc) == -signal.SIGKILL
+    assert load_checkpoint(exp / "last.pt")["epoch"] == 1
+    resumed = run_python("ssd.bin.train", *argv)
+    assert resumed.returncode == 0 and "resuming" in resumed.stderr, resumed.stderr
+
+
 def gated_pipe(audio: Path, gate: Path) -> str:
     """A wav.scp pipe entry that reads ``audio`` once ``gate`` exists; until then it blocks.
 

@@ -7,13 +7,11 @@ import json
 import logging
 import os
 import shutil
-import signal
-import sys
 
 import numpy as np
 import pytest
 import torch
-from helpers import CONF, DEBUG_YAML, TRACED_TRAIN, kill_group, run_python, start, wait_until, write_audio_dir
+from helpers import CONF, DEBUG_YAML, kill_and_resume, write_audio_dir
 from torch.utils.data import DataLoader
 
 from ssd.audio import codecs
@@ -212,14 +210,7 @@ def test_codec_training_resumes_bit_identically_after_a_kill(tmp_path, audio_wit
     assert info["codecs"] == ["ulaw", "g722@64000", "mp3@32000"] and info["dropped"] == {}
     assert list((tmp_path / "cache").rglob("*.npy"))
     shutil.rmtree(tmp_path / "cache")  # the killed run starts cold again
-    log, held = tmp_path / "killed.log", tmp_path / "held"
-    proc = start([sys.executable, str(TRACED_TRAIN), "--hold-after-step", "3", str(held),
-                  *argv(tmp_path / "split")], log)
-    wait_until(held.exists, proc, log, "the run held after step 3")
-    assert kill_group(proc) == -signal.SIGKILL
-    assert load_checkpoint(tmp_path / "split" / "last.pt")["epoch"] == 1
-    resumed = run_python("ssd.bin.train", *argv(tmp_path / "split"))
-    assert resumed.returncode == 0 and "resuming" in resumed.stderr, resumed.stderr
+    kill_and_resume(argv(tmp_path / "split"), tmp_path / "split", 3, tmp_path)
     a, b = (load_checkpoint(tmp_path / run / "last.pt") for run in ("whole", "split"))
     assert a["epoch"] == b["epoch"] == 2 and a["codec_choices"] == info["codecs"]
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])

@@ -3,22 +3,10 @@ is seeded, and training with it is reproducible and refused where it cannot appl
 
 from __future__ import annotations
 
-import signal
-import sys
-
 import numpy as np
 import pytest
 import torch
-from helpers import (
-    CONF,
-    DEBUG_YAML,
-    TRACED_TRAIN,
-    kill_group,
-    run_python,
-    start,
-    wait_until,
-    write_audio_dir,
-)
+from helpers import CONF, DEBUG_YAML, kill_and_resume, write_audio_dir
 from scipy.signal import freqz
 
 from ssd.augment.rawboost import (
@@ -177,14 +165,7 @@ def test_rawboost_training_resumes_bit_identically_after_a_kill(tmp_path, audio_
     argv = lambda exp: ["--config", str(CONF / "train_ocsoftmax_all.yaml"), "--base", str(base),  # noqa: E731
                         "--train-dir", str(train), "--dev-dir", str(dev), "--exp-dir", str(exp)]
     train_main(argv(tmp_path / "whole"))
-    log, held = tmp_path / "killed.log", tmp_path / "held"
-    proc = start([sys.executable, str(TRACED_TRAIN), "--hold-after-step", "3", str(held),
-                  *argv(tmp_path / "split")], log)
-    wait_until(held.exists, proc, log, "the run held after step 3")
-    assert kill_group(proc) == -signal.SIGKILL
-    assert load_checkpoint(tmp_path / "split" / "last.pt")["epoch"] == 1
-    resumed = run_python("ssd.bin.train", *argv(tmp_path / "split"))
-    assert resumed.returncode == 0 and "resuming" in resumed.stderr, resumed.stderr
+    kill_and_resume(argv(tmp_path / "split"), tmp_path / "split", 3, tmp_path)
     a, b = (load_checkpoint(tmp_path / run / "last.pt") for run in ("whole", "split"))
     assert a["epoch"] == b["epoch"] == 2
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])

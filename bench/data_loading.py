@@ -81,16 +81,12 @@ def measure_loader(data: RandomCropDataset, shape: tuple[int, int], batch_size: 
     return batches / (time.perf_counter() - start)
 
 
-def _featurise(crop: np.ndarray, rng: np.random.Generator, fs: int) -> np.ndarray:
-    return lfcc(crop[:, 0], fs)
-
-
 def audio_rows(args: argparse.Namespace, cache_root: Path) -> list[tuple[str, int, float]]:
     """(pipeline, workers, batches/s) of LFCC-on-the-fly training crops, plain and with codecs."""
     table = WaveTable.from_dir(args.audio_dir, read_speakers(Path(args.audio_dir) / "utt2spk"))
     fs = table.fs
     samples = frame_geometry(fs)[1] * (args.crop + 1)  # as the training loop cuts LFCC crops
-    featurise = functools.partial(_featurise, fs=fs)
+    featurise = crop_augmenter(0, fs, functools.partial(lfcc, fs=fs))
     shape = (60, args.crop)
     seconds = table.num_frames.sum() / fs
     print(f"# audio: {len(table)} utterances, {seconds / 60:.1f} min; crops of {args.crop} frames "

@@ -173,9 +173,12 @@ def crop_augmenter(algorithm: int, fs: int, features=None):
 
     With ``features`` (waveform -> (frames, dims), e.g. LFCC) it returns the augmented crop's features,
     the crop first brought back to its own peak: RawBoost peak-normalises, and level-dependent features
-    (LFCC's log energies) would otherwise not match the unaugmented dev features.
+    (LFCC's log energies) would otherwise not match the unaugmented dev features. Algorithm 0 leaves the
+    crop as it is (features of crops augmented elsewhere, e.g. cut from codec variants).
     """
     def augment(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if not algorithm:
+            return crop if features is None else features(crop[:, 0])
         boosted = rawboost(crop[:, 0], fs, algorithm, rng)
         if features is None:
             return boosted[:, None]

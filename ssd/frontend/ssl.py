@@ -175,10 +175,8 @@ class SslEncoder(nn.Module):
         from ssd.importers.ssl_checkpoint import load_encoder_state
 
         state = load_encoder_state(self.config.checkpoint, self.config.family, self.config.architecture)
-        dropped = {f"encoder.layers.{i}." for i in range(self.kept_layers,
-                                                         int(self.hf_config.num_hidden_layers))}
-        state = {k: v for k, v in state.items() if not k.startswith(tuple(dropped))}
-        self.model.load_state_dict(state, strict=True)
+        kept = self.model.state_dict().keys()  # the file holds every layer; those above model.ssl.layer go
+        self.model.load_state_dict({k: v for k, v in state.items() if k in kept}, strict=True)
 
     def train(self, mode: bool = True) -> SslEncoder:
         super().train(mode)

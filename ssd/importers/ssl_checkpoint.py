@@ -23,7 +23,6 @@ on the meta device), so a file that loads is one the encoder accepts.
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import os
 import pickle
@@ -40,7 +39,7 @@ from ssd.frontend.ssl import (
     check_architecture,
     transformers_classes,
 )
-from ssd.utils.fileio import atomic_write
+from ssd.utils.fileio import atomic_write, file_digest
 
 FORMAT = "ssd-ssl-1"
 # Canonical names of the positional convolution's weight-norm factors; transformers releases differ
@@ -248,7 +247,7 @@ _FAIRSEQ_LAYER = {
     "self_attn.q_proj": "attention.q_proj", "self_attn.k_proj": "attention.k_proj",
     "self_attn.v_proj": "attention.v_proj", "self_attn.out_proj": "attention.out_proj",
     "self_attn.grep_linear": "attention.gru_rel_pos_linear",
-                  "self_attn.grep_a": "attention.gru_rel_pos_const",
+    "self_attn.grep_a": "attention.gru_rel_pos_const",
     "self_attn.relative_attention_bias": "attention.rel_attn_embed",
     "self_attn_layer_norm": "layer_norm", "fc1": "feed_forward.intermediate_dense",
     "fc2": "feed_forward.output_dense", "final_layer_norm": "final_layer_norm",
@@ -342,18 +341,16 @@ def read_hf_dir(path: Path) -> tuple[dict[str, torch.Tensor], str, dict[str, Any
 
 
 # --- the converted file --------------------------------------------------------------------------
-def _meta_shapes(family: str, architecture: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """Every tensor a model of ``architecture`` holds, under canonical names, with its shape."""
+def check_tensors(state: dict[str, Any], family: str, architecture: dict[str, Any], where: str
+                  ) -> dict[str, str]:
+    """Check that every key and shape of ``state`` (canonical names) matches a model of ``architecture``,
+    built on the meta device, or raise a CheckpointError; returns canonical -> installed name for the
+    keys the installed transformers names otherwise."""
     config_class, model_class = transformers_classes(family)
     with torch.device("meta"):
-        model = model_class(config_class(**architecture, **FIXED_SETTINGS))
-    return {POS_CONV_ALIASES.get(k, k): tuple(v.shape) for k, v in model.state_dict().items()}
-
-
-def check_tensors(state: dict[str, Any], family: str, architecture: dict[str, Any], where: str) -> None:
-    """Every key and shape of ``state`` matches a model of ``architecture``, or a CheckpointError."""
-    expected = _meta_shapes(family, check_architecture(architecture, where))
-    shapes = {k: tuple(v.shape) if hasattr(v, "shape") else tuple(v) for k, v in state.items()}
+        model = model_class(config_class(**check_architecture(architecture, where), **FIXED_SETTINGS))
+    expected = {POS_CONV_ALIASES.get(k, k): tuple(v.shape) for k, v in model.state_dict().items()}
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
     missing, extra = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
     wrong = sorted(k for k in set(expected) & set(shapes) if expected[k] != shapes[k])
     if missing or extra or wrong:
@@ -363,18 +360,11 @@ def check_tensors(state: dict[str, Any], family: str, architecture: dict[str, An
                  if wrong else ""]
         raise CheckpointError(f"{where}: the tensors do not fit the {family} architecture: "
                               + "; ".join(p for p in parts if p))
+    return {canonical: name for name, canonical in POS_CONV_ALIASES.items() if name in model.state_dict()}
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def convert(source: str | os.PathLike, output: str | os.PathLike, family: str | None = None) -> dict[str,
-                                                                                                     Any]:
+def convert(source: str | os.PathLike, output: str | os.PathLike,
+            family: str | None = None) -> dict[str, Any]:
     """Convert ``source`` (fairseq .pt, or a Hugging Face directory) into ``output``; returns its header.
 
     ``family`` is needed for fairseq files (they do not say whether they are wav2vec2 or WavLM when the
@@ -385,7 +375,7 @@ def convert(source: str | os.PathLike, output: str | os.PathLike, family: str | 
     source = Path(source)
     if source.is_dir():
         state, found, arch = read_hf_dir(source)
-        digest = sha256(source / "config.json")
+        digest = file_digest(source / "config.json")[0]
     elif source.is_file():
         state, config = read_fairseq(source)
         named = str(config.get("_name", "")).lower()
@@ -394,7 +384,7 @@ def convert(source: str | os.PathLike, output: str | os.PathLike, family: str | 
             raise CheckpointError(f"{source}: cannot tell the family from its config: pass --family")
         arch = fairseq_architecture(config, found, str(source))
         state = fairseq_to_hf(state, str(source))
-        digest = sha256(source)
+        digest = file_digest(source)[0]
     else:
         raise CheckpointError(f"{source}: no such file or directory")
     if family is not None and family != found:
@@ -440,9 +430,5 @@ def load_encoder_state(path: str | os.PathLike, family: str, architecture: dict[
         raise CheckpointError(f"{path}: its architecture differs from model.ssl's (the config was resolved "
                               "from another checkpoint)")
     state = load_file(str(path))
-    check_tensors(state, family, architecture, str(path))
-    config_class, model_class = transformers_classes(family)
-    with torch.device("meta"):
-        names = set(model_class(config_class(**architecture, **FIXED_SETTINGS)).state_dict())
-    to_installed = {canonical: name for name, canonical in POS_CONV_ALIASES.items() if name in names}
+    to_installed = check_tensors(state, family, architecture, str(path))
     return {to_installed.get(k, k): v for k, v in state.items()}

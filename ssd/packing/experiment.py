@@ -78,8 +78,8 @@ def parts_entry(config: dict[str, Any]) -> dict[str, Any]:
     entry = {"frontend": parts.frontend, "backbone": parts.backbone, "input_length": parts.input_length,
              parts.backbone: parts.backbone_section}
     if build_frontend(parts.frontend).learned:  # the encoder, its source file named but not its path
-        entry["ssl"] = {**parts.ssl,
-                        "checkpoint": os.path.basename(parts.ssl.get("checkpoint") or "") or None}
+        source = parts.ssl.get("checkpoint")
+        entry["ssl"] = {**parts.ssl, "checkpoint": os.path.basename(source) if source else None}
     return entry
 
 

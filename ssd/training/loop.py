@@ -24,7 +24,6 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +78,6 @@ def write_run_script(path: Path, argv: list[str], ctx: DistContext) -> None:
     with atomic_write(path) as f:
         f.write("\n".join(lines) + "\n")
     path.chmod(0o755)
-
-
-def _featurise(features: Callable[[np.ndarray], np.ndarray], crop: np.ndarray,
-               rng: np.random.Generator) -> np.ndarray:
-    """``augment`` when only the utterance is augmented (codecs): the crop's features, nothing drawn."""
-    return features(crop[:, 0])
 
 
 class Harness:
@@ -149,10 +142,8 @@ class Harness:
             if lfcc_on_the_fly:
                 crop = frame_geometry(fs)[1] * (self.length + 1)  # samples that make self.length frames
                 features = functools.partial(lfcc, fs=fs)
-            if boost:
+            if boost or features is not None:
                 augment = crop_augmenter(boost, fs, features)
-            elif features is not None:
-                augment = functools.partial(_featurise, features)
         self.codec = None if codec is None else self._codec_augmenter(codec)
         self.dataset = RandomCropDataset(self.train_table, crop, int(cfg["seed"]), target, augment,
                                          utterance=self.codec)

@@ -132,7 +132,7 @@ class MultiTaskModel(nn.Module):
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """CM scores (B,), higher = more bona fide; the caller puts the model in eval mode."""
         embedding, logits = self.forward(x)
-        return self.cm_loss.score(embedding.float(), logits.float())
+        return self.cm_loss.score(_loss_precision(embedding), _loss_precision(logits))
 
 
 @dataclass
@@ -148,9 +148,15 @@ class _Batch:
     run_spk: bool
 
 
+def _loss_precision(t: torch.Tensor) -> torch.Tensor:
+    """Autocast's half-precision outputs in float32 for the losses; float32 and float64 stay as they are
+    (a float64 model trains in float64 throughout, which makes a numbers check CPU-independent)."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
 def _sq_err(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean squared error that is 0 (and still differentiable) for empty tensors."""
-    return (a.float() - b.float()).pow(2).sum() / max(a.numel(), 1)
+    return (_loss_precision(a) - _loss_precision(b)).pow(2).sum() / max(a.numel(), 1)
 
 
 @contextlib.contextmanager
@@ -195,6 +201,7 @@ class MultiTaskTrainer:
                 raise ValueError(f"model.{name} does not match the tasks config (weight {weight}): build "
                                  "the model and the trainer from the same config")
         self.device = next(model.parameters()).device
+        self.dtype = next(model.parameters()).dtype
         if distributed and not (dist.is_available() and dist.is_initialized()):
             raise RuntimeError("distributed=True needs an initialised torch.distributed process group")
         self.distributed = distributed
@@ -272,7 +279,7 @@ class MultiTaskTrainer:
         if self.distributed and not self.sync_bn:
             sync.average_batchnorm_stats(self.model)
         keys = list(stats)
-        values = torch.stack([stats[k].detach().float().reshape(()) for k in keys]).tolist()
+        values = torch.stack([stats[k].detach().double().reshape(()) for k in keys]).tolist()
         return dict(zip(keys, values, strict=True))
 
     # -- the step ---------------------------------------------------------------------------------------
@@ -302,13 +309,13 @@ class MultiTaskTrainer:
         if self.sync_bn:
             # SyncBatchNorm's collectives need every rank to run the same modules: decide on global counts.
             n_bona, n_spoof = sync.all_sum([n_bona, n_spoof], self.device)
-        x = x.to(self.device, torch.float32, non_blocking=True)
+        x = x.to(self.device, self.dtype, non_blocking=True)
         target = None
         if self.model.decoder is not None:
             if self.model.waveform_input:
                 if recon_target is None or recon_target.shape[0] != x.shape[0]:
                     raise ValueError("S1 on a waveform backbone needs the LFCC of every crop (recon_target)")
-                target = recon_target.to(self.device, torch.float32, non_blocking=True).unsqueeze(1)
+                target = recon_target.to(self.device, self.dtype, non_blocking=True).unsqueeze(1)
             else:
                 target = x.unsqueeze(1)
             target = target.index_select(0, idx_bona.to(self.device))
@@ -328,15 +335,15 @@ class MultiTaskTrainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def _embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Backbone forward under autocast; losses are computed in float32 outside it."""
+        """Backbone forward under autocast; losses are computed outside it, in float32 at least."""
         with self._autocast():
             embedding, logits = self.model.embed(x)
-        return embedding.float(), logits.float()
+        return _loss_precision(embedding), _loss_precision(logits)
 
     def _convert(self, x_spoof: torch.Tensor) -> torch.Tensor:
         with self._autocast():
             converted = self.model.converter(x_spoof.unsqueeze(1))
-        return converted.float()[:, 0]
+        return _loss_precision(converted)[:, 0]
 
     def _detector_phase(self, b: _Batch, converted: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """Forward/backward of the detector's loss and the detector player's updates."""
@@ -350,7 +357,7 @@ class MultiTaskTrainer:
             if b.run_spk:
                 with self._autocast():
                     spk_logits = m.speaker_head(embedding.index_select(0, b.idx_bona))
-                spk = F.cross_entropy(spk_logits.float(), b.speakers_bona, reduction="sum") / max(
+                spk = F.cross_entropy(_loss_precision(spk_logits), b.speakers_bona, reduction="sum") / max(
                     b.idx_bona.numel(), 1)
                 total = total + w.spk * spk
             stats["spk"] = spk

@@ -126,6 +126,7 @@ def _setup(spec: dict):
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
     torch.backends.cudnn.benchmark = spec["cudnn_benchmark"]
+    torch.backends.mkldnn.enabled = spec.get("onednn", "on") == "on"
     cfg = {"model": {"resnet": SIZES[spec["size"]], "input_length": spec["frames"]},
            "loss": {"name": spec["loss"]},
            "tasks": VARIANTS[spec["variant"]],
@@ -153,6 +154,22 @@ def _peak(device, rss: PeakRSS) -> int:
     return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else rss.peak
 
 
+def _use_adam(implementation: str) -> None:
+    """Makes every Adam the trainer builds (in this worker process only) use ``implementation``:
+    torch's default (a for-loop over the tensors on CPU), ``foreach`` or ``fused`` kernels."""
+    import torch
+
+    if implementation == "default":
+        return
+    base = torch.optim.Adam
+
+    class Adam(base):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs, **{implementation: True})
+
+    torch.optim.Adam = Adam
+
+
 def run_worker(spec: dict) -> dict:
     """Times ``spec['steps']`` steps of each path after ``spec['warmup']`` warm-up steps; returns figures."""
     import torch
@@ -160,6 +177,7 @@ def run_worker(spec: dict) -> dict:
     from ssd.tasks.multitask import MultiTaskModel, MultiTaskTrainer
 
     device, cfg, feats, labels, speakers = _setup(spec)
+    _use_adam(spec.get("adam", "default"))
     batch = spec["batch"]
     trainers = {}
     for path in spec["paths"]:
@@ -251,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="train.compile: torch.compile the backbone with this backend (warm-up steps "
                         "absorb the compilation; training steps only)")
     parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms")
+    parser.add_argument("--adam", choices=["default", "foreach", "fused"], default="default",
+                        help="Adam's implementation (default: torch's choice, a for-loop on CPU)")
+    parser.add_argument("--onednn", choices=["on", "off"], default="on",
+                        help="off: torch's own CPU convolutions instead of oneDNN's (torch.backends.mkldnn)")
     parser.add_argument("--paths", nargs="+", default=["reference", "efficient"], choices=list(PATHS),
                         help="efficient-s2 is skipped for variants without S2, where it is the reference")
     parser.add_argument("--allocators", nargs="+", default=["glibc"],
@@ -270,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{'samples/s':>9} {'vs ref':>6} {'cpu s':>8} {'sys s':>6} {'cpu vs ref':>10} {'peak MB':>8}")
     print(f"# {'scoring' if args.infer else 'training step'}: device={args.device} size={args.size} "
           f"frames={args.frames} steps={args.steps} warmup={args.warmup} channels_last={args.channels_last} "
-          f"compile={args.compile} cudnn_benchmark={args.cudnn_benchmark}",
+          f"compile={args.compile} cudnn_benchmark={args.cudnn_benchmark} adam={args.adam} "
+          f"onednn={args.onednn}",
           flush=True)
     print(header, flush=True)
     rows = []
@@ -291,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                             "size": args.size, "steps": args.steps, "warmup": args.warmup, "amp": amp,
                             "device": args.device, "threads": args.threads, "paths": paths,
                             "channels_last": args.channels_last, "compile": args.compile,
-                            "infer": args.infer,
+                            "infer": args.infer, "adam": args.adam, "onednn": args.onednn,
                             "cudnn_benchmark": args.cudnn_benchmark}
                     if args.in_process:
                         result = run_infer_worker(spec) if args.infer else run_worker(spec)

@@ -52,7 +52,7 @@ ngpu=auto             # GPUs per node for each training job: auto (the GPUs visi
 require_gpu=false     # true: refuse to train on CPU unless --ngpu 0 is given (paper-size configurations)
 num_nodes=1           # nodes per training job (>1: multi-node DDP, ranks started by srun under Slurm)
 loss=ocsoftmax        # ocsoftmax, amsoftmax or softmax
-variants="vanilla recon conv spk all"  # auxiliary-task variants to train (conf/train_<loss>_<variant>.yaml)
+variants="vanilla recon conv spk all"  # auxiliary-task variants to train (conf/train_<loss>_<variant>.yaml; "": only the --systems)
 seeds=""              # training seeds: one (or none: the config's) trains exp/<loss>_<variant>; several ("0 1 2") train exp/<loss>_<variant>_s<seed> each and stage 5 adds mean +- std and paired differences to vanilla
 train_base=conf/train_base.yaml  # the training profile the variant configs are laid over (its model: section names the front end and backbone)
 tag_prefix=""         # prepended to every experiment tag, e.g. aasist_ (run.sh: the backbone when not resnet)
@@ -161,12 +161,19 @@ if [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ] && [ -n "${model}" ]; then
     log "error: --model ${model} is not a model ssd can load"; exit 2; }
   feats=${dumpdir}/${frontend}
 elif [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ]; then
+  config=""
   for variant in ${variants}; do
     config=conf/train_${loss}_${variant}.yaml
     [ -f "${config}" ] || { log "error: no ${config} for variant ${variant}"; exit 2; }
   done
-  frontend=$(python -m ssd.bin.model_info --config "${config}" --base "${train_base}" --get table) || {
-    log "error: ${train_base} with ${config} does not build a model"; exit 2; }
+  if [ -n "${config}" ]; then
+    frontend=$(python -m ssd.bin.model_info --config "${config}" --base "${train_base}" --get table) || {
+      log "error: ${train_base} with ${config} does not build a model"; exit 2; }
+  elif [ -n "${systems}" ]; then
+    frontend=lfcc  # reference systems only: they read the LFCC dump
+  else
+    log "error: nothing to run: --variants and --systems are both empty"; exit 2
+  fi
   feats=${dumpdir}/${frontend}
   if [ -n "${systems}" ] && [ "${frontend}" != lfcc ]; then
     log "error: --systems ${systems}: LFCC-GMM reads the LFCC dump, and ${train_base} uses the ${frontend} front end"

@@ -83,6 +83,23 @@ def test_real_corpus_on_a_cpu_asks_for_explicit_ngpu_0(scratch_recipe):
     assert "no conf/train_ocsoftmax_nosuch.yaml" in explicit.stderr
 
 
+def test_reference_systems_run_without_variants(trained_recipe, scratch_recipe):
+    """--variants "" trains and scores the reference systems alone (this once failed on an unset
+    variable); with no systems either there is nothing to run, and the recipe says so."""
+    result = _run(trained_recipe, "run.sh", "--stage", "3", "--stop-stage", "4", "--variants", "",
+                  "--systems", "lfcc_gmm", "--gmm-opts", "--components 4", "--expdir", "exp_systems_only")
+    assert result.returncode == 0, result.stderr[-3000:]
+    exp = trained_recipe / "exp_systems_only"
+    assert sorted(p.name for p in exp.iterdir()) == ["lfcc_gmm"]
+    scores = (exp / "lfcc_gmm" / "scores" / "eval.txt").read_text().splitlines()
+    utts = (trained_recipe / "dump" / "lfcc" / "eval" / "utt2spk").read_text().splitlines()
+    assert len(scores) == len(utts) > 0
+    nothing = _run(scratch_recipe, "run.sh", "--stage", "3", "--stop-stage", "3", "--variants", "",
+                   "--systems", "")
+    assert nothing.returncode == 2
+    assert "nothing to run: --variants and --systems are both empty" in nothing.stderr
+
+
 def test_mini_corpus_keeps_its_profile_under_train_opts(trained_recipe, repo_root):
     """The recipe tests train with --train-opts "--epochs 1" only: the mini profile must still apply."""
     mini = yaml.safe_load((repo_root / RECIPE / "conf" / "train_mini.yaml").read_text())

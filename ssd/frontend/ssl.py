@@ -239,12 +239,21 @@ class SslBackbone(nn.Module):
         return [{"params": list(self.head.parameters())}, *self.encoder.param_groups(lr)]
 
 
-def resolve_training_config(cfg: dict[str, Any]) -> dict[str, Any]:
+def resolve_training_config(cfg: dict[str, Any], recorded: dict[str, Any] | None = None) -> dict[str, Any]:
     """``cfg`` with ``model.ssl.architecture`` read from the checkpoint when the front end is ssl, so that
-    the experiment's saved config builds the model anywhere, without the user's checkpoint file."""
+    the experiment's saved config builds the model anywhere, without the user's checkpoint file.
+
+    ``recorded`` is the saved config of the run being resumed: when it names the same checkpoint, its
+    architecture is taken, so a resumed run (whose weights come from ``last.pt``) no longer needs the
+    checkpoint file."""
     model = dict(cfg.get("model") or {})
     if model.get("frontend") != "ssl":
         return cfg
-    section = SslConfig.from_dict(model.get("ssl")).resolved()
-    model["ssl"] = {**dict(model.get("ssl") or {}), "architecture": section.architecture}
+    ssl = dict(model.get("ssl") or {})
+    saved = dict((dict((recorded or {}).get("model") or {})).get("ssl") or {})
+    if not ssl.get("architecture") and saved.get("architecture") and saved.get("checkpoint") == ssl.get(
+            "checkpoint"):
+        ssl["architecture"] = saved["architecture"]
+    section = SslConfig.from_dict(ssl).resolved()
+    model["ssl"] = {**ssl, "architecture": section.architecture}
     return {**cfg, "model": model}

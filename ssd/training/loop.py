@@ -85,8 +85,11 @@ class Harness:
 
     def __init__(self, cfg: dict[str, Any], exp_dir: str | os.PathLike, ctx: DistContext,
                  argv: list[str] | None = None, resume: bool = False, force: bool = False) -> None:
+        recorded = None
+        if not force and (Path(exp_dir) / "last.pt").is_file() and (Path(exp_dir) / "config.yaml").is_file():
+            recorded = config_lib.load_config(Path(exp_dir) / "config.yaml")  # the run to resume
         try:
-            cfg = resolve_training_config(cfg)
+            cfg = resolve_training_config(cfg, recorded)
         except (ValueError, OSError) as err:
             raise TrainingError(str(err)) from None
         self.cfg = cfg

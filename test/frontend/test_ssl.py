@@ -325,3 +325,12 @@ def test_training_from_a_converted_checkpoint_starts_from_its_weights_and_resume
     header, *rows = (tmp_path / "exp" / "history.tsv").read_text().splitlines()
     dev_eer = header.split("\t").index("dev_eer")
     assert len(rows) == 2 and all(np.isfinite(float(r.split("\t")[dev_eer])) for r in rows)
+    # Resumed for a third epoch after the checkpoint file is gone: last.pt holds the weights and the
+    # experiment's config the architecture.
+    ssl_file.unlink()
+    assert train_main([*argv, "--train.epochs", "3"]) in (0, None)
+    resumed = load_checkpoint(tmp_path / "exp" / "last.pt")
+    assert len((tmp_path / "exp" / "history.tsv").read_text().splitlines()) == 4
+    assert torch.equal(resumed["model"][f"backbone.encoder.model.{key}"], converted[key])
+    with pytest.raises(ValueError, match=str(ssl_file)):  # a new run does need the file
+        resolve_training_config({"model": {"frontend": "ssl", "ssl": {"checkpoint": str(ssl_file)}}})

@@ -250,7 +250,7 @@ def resolve_training_config(cfg: dict[str, Any], recorded: dict[str, Any] | None
     if model.get("frontend") != "ssl":
         return cfg
     ssl = dict(model.get("ssl") or {})
-    saved = dict((dict((recorded or {}).get("model") or {})).get("ssl") or {})
+    saved = ((recorded or {}).get("model") or {}).get("ssl") or {}
     if not ssl.get("architecture") and saved.get("architecture") and saved.get("checkpoint") == ssl.get(
             "checkpoint"):
         ssl["architecture"] = saved["architecture"]

@@ -216,13 +216,15 @@ def run_stage5(
     command: str | None = None,
     ci: CiOptions = CiOptions(),
     calibrate_on: str | None = "dev",
+    aggregate_seeds: bool = False,
     seed_baseline: str | None = None,
     references: dict[str, dict[str, float]] | None = None,
 ) -> list[ExperimentResult]:
     """Score all experiments on all sets; write per-experiment and top-level RESULTS.md and plots.
 
-    ``seed_baseline`` (e.g. "vanilla"): the directories are ``<tag>_s<seed>`` runs; the top-level file
-    then also aggregates over seeds (``ssd.metrics.seeds``) and ``seeds.json`` is written beside it.
+    ``aggregate_seeds``: the directories are ``<tag>_s<seed>`` runs; the top-level file then also
+    aggregates over seeds (``ssd.metrics.seeds``), with differences to ``seed_baseline`` (e.g.
+    "vanilla") paired by seed when it is given, and ``seeds.json`` is written beside it.
     ``references`` ({name: {set: eer}}): reference rows of the top-level tables and their reading.
     """
     if not exp_dirs:
@@ -230,7 +232,7 @@ def run_stage5(
     for exp_dir in exp_dirs:
         if not exp_dir.is_dir():
             raise ValueError(f"{exp_dir}: not an experiment directory")
-        if seed_baseline is not None:
+        if aggregate_seeds:
             split_tag(exp_dir.name)
     env = Environment.collect(data_root, sets, tdcf, command, ci.describe(), calibrate_on)
     results = []
@@ -265,7 +267,7 @@ def run_stage5(
             det_plots[set_name] = out.parent / f"det_{set_name}.png"
             plots.plot_det_curves(curves, det_plots[set_name], f"DET curves, {set_name}")
     summary = summary_markdown(results, env, sets, det_plots, out.parent, references)
-    if seed_baseline is not None:
+    if aggregate_seeds:
         lines, data = seeds_summary(results, sets, seed_baseline)
         summary += "\n".join(lines) + "\n"
         with atomic_write(out.parent / "seeds.json") as handle:

@@ -50,8 +50,8 @@ def get_parser() -> argparse.ArgumentParser:
                         help="the experiment dirs are <tag>_s<seed> runs: add mean +- std over seeds and "
                         "paired differences to --baseline to RESULTS.md, and write seeds.json beside it")
     parser.add_argument("--baseline", default="vanilla", metavar="TAG",
-                        help="variant the others are compared with under --aggregate-seeds "
-                        "(default: %(default)s)")
+                        help="variant the others are compared with under --aggregate-seeds; 'none': "
+                        "means and deviations only (default: %(default)s)")
     parser.add_argument("--references", type=Path, default=None, metavar="JSON",
                         help="reference EERs shown as extra rows and in the reading of the table, "
                         "{name: {set: eer}} (the mini corpus's trivial baselines: data/references.json)")
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         calibrate_on = None if args.calibrate_on == "none" else args.calibrate_on
         results = run_stage5(
             args.exp_dirs, args.data_root, args.sets, args.out, args.tdcf, command, ci, calibrate_on,
-            args.baseline if args.aggregate_seeds else None,
+            args.aggregate_seeds, None if args.baseline == "none" else args.baseline,
             read_references(args.references) if args.references else None,
         )
     except (ValueError, OSError) as err:

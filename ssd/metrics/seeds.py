@@ -90,17 +90,19 @@ def collect(
 
 
 def seeds_summary(
-    results: list[ExperimentResult], sets: list[str], baseline: str, level: float = 0.95
+    results: list[ExperimentResult], sets: list[str], baseline: str | None, level: float = 0.95
 ) -> tuple[list[str], dict]:
-    """Markdown lines and JSON of the multi-seed tables."""
+    """Markdown lines and JSON of the multi-seed tables (no paired differences without a baseline)."""
     table = collect(results, sets)
-    if baseline not in table:
+    if baseline is not None and baseline not in table:
         raise ValueError(
             f"baseline variant {baseline!r} has no <tag>_s<seed> runs (have: {', '.join(table)})"
         )
-    lines = ["", "## Seeds", "",
-             f"Mean +- sample std over seeds; differences to `{baseline}` paired by seed, with "
-             f"{100 * level:g} % Student-t intervals of the mean difference."]  # fmt: skip
+    intro = "Mean +- sample std over seeds"
+    if baseline is not None:
+        intro += (f"; differences to `{baseline}` paired by seed, with {100 * level:g} % Student-t "
+                  "intervals of the mean difference")
+    lines = ["", "## Seeds", "", intro + "."]
     data: dict = {"baseline": baseline, "level": level, "variants": {}}
     for set_name in sets:
         lines += ["", f"### {set_name}: over seeds", ""]
@@ -122,7 +124,7 @@ def seeds_summary(
                     "mean": float(arr.mean()) / scale,
                     "std": std / scale,
                 }
-                base = table[baseline].get(set_name, {}).get(metric)
+                base = table[baseline].get(set_name, {}).get(metric) if baseline is not None else None
                 if variant != baseline and base:
                     pair = paired_difference(values, base, level)
                     shown = f"{scale * pair.mean:+.3f}"

@@ -68,6 +68,24 @@ def test_stage5_aggregates_seeds_and_pairs_variants(tmp_path, monkeypatch, rng, 
     assert entry["mean"] == pytest.approx(np.mean(eers["better"]))
 
 
+def test_stage5_aggregates_seeds_without_a_baseline(tmp_path, monkeypatch, rng):
+    """--baseline none (the recipe's choice when vanilla was not trained, e.g. the reference systems
+    alone): means and deviations over seeds, no paired differences."""
+    monkeypatch.chdir(tmp_path)
+    for seed in range(2):
+        _write_scores(tmp_path / "exp" / f"lfcc_gmm_s{seed}" / "scores" / "eval.txt", rng, 2.0)
+    exp_dirs = [f"exp/lfcc_gmm_s{s}" for s in range(2)]
+    common = ["--exp-dirs", *exp_dirs, "--data-root", "data", "--sets", "eval", "--ci", "0",
+              "--calibrate-on", "none", "--aggregate-seeds"]  # fmt: skip
+    assert main([*common, "--baseline", "none"]) == 0
+    top = (tmp_path / "RESULTS.md").read_text()
+    assert "| lfcc_gmm | " in top and "(2 seeds)" in top and "paired by seed" not in top
+    data = json.loads((tmp_path / "seeds.json").read_text())
+    eer = data["variants"]["lfcc_gmm"]["eval"]["eer"]
+    assert data["baseline"] is None and eer["seeds"] == [0, 1] and "difference_to_baseline" not in eer
+    assert main(common) == 1  # the default baseline, vanilla, is not there
+
+
 def test_stage5_refuses_unseeded_directories_when_aggregating(tmp_path, monkeypatch, rng, caplog):
     monkeypatch.chdir(tmp_path)
     _write_scores(tmp_path / "exp" / "vanilla" / "scores" / "eval.txt", rng, 1.0)

@@ -347,8 +347,9 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   done
   seed_opts=()
   if [ ${#seed_list[@]} -gt 1 ]; then
-    seed_opts=(--aggregate-seeds --baseline none)  # paired differences only where vanilla was trained
-    case " ${variants} " in *" vanilla "*) seed_opts=(--aggregate-seeds --baseline "${tag_prefix}${loss}_vanilla") ;; esac
+    baseline=none  # paired differences only where vanilla was trained
+    case " ${variants} " in *" vanilla "*) baseline=${tag_prefix}${loss}_vanilla ;; esac
+    seed_opts=(--aggregate-seeds --baseline "${baseline}")
   fi
   # Reference EERs of the corpus (local/data.sh may write them; the mini corpus's trivial baselines).
   [ -f data/references.json ] && seed_opts+=(--references data/references.json)

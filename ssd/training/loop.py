@@ -85,9 +85,9 @@ class Harness:
 
     def __init__(self, cfg: dict[str, Any], exp_dir: str | os.PathLike, ctx: DistContext,
                  argv: list[str] | None = None, resume: bool = False, force: bool = False) -> None:
-        recorded = None
-        if not force and (Path(exp_dir) / "last.pt").is_file() and (Path(exp_dir) / "config.yaml").is_file():
-            recorded = config_lib.load_config(Path(exp_dir) / "config.yaml")  # the run to resume
+        saved = Path(exp_dir) / "config.yaml"  # the config of the run to resume, if any
+        resuming = not force and (Path(exp_dir) / "last.pt").is_file() and saved.is_file()
+        recorded = config_lib.load_config(saved) if resuming else None
         try:
             cfg = resolve_training_config(cfg, recorded)
         except (ValueError, OSError) as err:

@@ -1,6 +1,6 @@
 """Throughput of the LFCC feature dump per CPU core: ssd's job against a plain NumPy job, and where it goes.
 
-End to end is what one stage-2 job does (``ssd.frontend.dump.dump_lfcc``): FLAC decoding, LFCC, float32
+End to end is what one stage-2 job does (``ssd.frontend.dump.dump_features``): FLAC decoding, LFCC, float32
 ark writing and scp publishing, one thread. The reference job does the same work the plain way:
 ``soundfile.read``, a loop over frames with each frame's LFCC vectorised in NumPy (written independently
 here from DESIGN.md's definition), ``kaldiio.save_ark``. The two jobs alternate in one process, so their
@@ -34,7 +34,7 @@ from ssd.data.ark_writer import ArkScpWriter  # noqa: E402
 from ssd.data.datadir import read_scp  # noqa: E402
 from ssd.frontend import lfcc as ssd_lfcc  # noqa: E402
 from ssd.frontend.audio import read_audio  # noqa: E402
-from ssd.frontend.dump import dump_lfcc  # noqa: E402
+from ssd.frontend.dump import dump_features  # noqa: E402
 
 FS = 16000
 
@@ -179,11 +179,11 @@ def main() -> None:
             raise SystemExit(f"ssd and reference LFCC disagree: max abs difference {diff:.3e}")
 
         def ssd_job() -> None:
-            dump_lfcc(wav_scp, f"ark,scp:{work}/ssd.ark,{work}/ssd.scp", fs=FS,
+            dump_features(wav_scp, f"ark,scp:{work}/ssd.ark,{work}/ssd.scp", fs=FS,
                       utt2num_frames=work / "utt2num_frames")
 
         measures: dict[str, Callable[[], object]] = {
-            "end to end, ssd (dump_lfcc)": ssd_job,
+            "end to end, ssd (dump_features)": ssd_job,
             "end to end, reference job": lambda: reference_job(entries, f"{work}/ref.ark", f"{work}/ref.scp"),
             "LFCC only, ssd": lambda: [ssd_lfcc.lfcc(w, FS) for w in waves],
             "LFCC only, reference": lambda: [reference_lfcc(w, FS) for w in waves],
@@ -197,7 +197,8 @@ def main() -> None:
         median = {name: np.median(np.array(r), axis=0) for name, r in runs.items()}
         for name, (wall, cpu) in median.items():
             print(f"| {name} | {wall:.2f} | {audio / wall:.0f} | {audio / cpu:.0f} |")
-        for what, (ours, ref) in {"end to end": ("end to end, ssd (dump_lfcc)", "end to end, reference job"),
+        for what, (ours, ref) in {"end to end": ("end to end, ssd (dump_features)",
+                                                 "end to end, reference job"),
                                   "LFCC only": ("LFCC only, ssd", "LFCC only, reference")}.items():
             ratios = [r[1] / o[1] for o, r in zip(runs[ours], runs[ref], strict=True)]
             print(f"{what}: ssd / reference speed (CPU time), median of the {args.repeat} paired runs: "

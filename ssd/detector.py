@@ -14,7 +14,8 @@ the score stage 4 wrote for it:
    the output is time-aligned and ``len * up / down`` samples long). Audio already at the model's rate
    is used untouched.
 2. **front end**: the model's (:mod:`ssd.frontend.registry`): the official LFCC of
-   :mod:`ssd.frontend.lfcc` as float32 like stage 2's dump, or the waveform itself for ``raw`` models.
+   :mod:`ssd.frontend.lfcc` or the log power spectrogram, as float32 like stage 2's dump, or the
+   waveform itself for ``raw`` models.
 3. **scores**: :func:`ssd.inference.score_table`, the function of stage 4, with the model's
    evaluation policy (:mod:`ssd.data.windows`: ``windowed`` repeat-pads to the window length and
    averages longer inputs over fixed-hop windows; ``first_window``, the AASIST authors', scores the

@@ -25,7 +25,7 @@ from scipy.signal import resample_poly
 from ssd.bin import infer, results
 from ssd.data.datadir import write_data_dir, write_kv
 from ssd.data.windows import repeat_pad
-from ssd.frontend.dump import dump_lfcc
+from ssd.frontend.dump import dump_features
 from ssd.packing import pack_experiment
 from ssd.tasks.multitask import MultiTaskModel
 from ssd.utils.checkpoint import save_checkpoint
@@ -136,7 +136,7 @@ def _write_set(root: Path, name: str, work: Path) -> None:
 
     dump = root / "dump" / "lfcc" / name
     dump.mkdir(parents=True, exist_ok=True)
-    dump_lfcc(data / "wav.scp", f"ark,scp:{dump / 'feats.ark'},{dump / 'feats.scp'}", fs=FS,
+    dump_features(data / "wav.scp", f"ark,scp:{dump / 'feats.ark'},{dump / 'feats.scp'}", fs=FS,
               utt2num_frames=dump / "utt2num_frames")
     for table in ("utt2label", "utt2attack", "utt2spk", "spk2utt", "corpus"):
         shutil.copy(data / table, dump / table)

@@ -175,90 +175,93 @@ elif [ "${stop_stage}" -ge 2 ] && [ "${stage}" -le 6 ]; then
     log "error: nothing to run: --variants and --systems are both empty"; exit 2
   fi
   feats=${dumpdir}/${frontend}
-  if [ -n "${systems}" ] && [ "${frontend}" != lfcc ]; then
-    log "error: --systems ${systems}: LFCC-GMM reads the LFCC dump, and ${train_base} uses the ${frontend} front end"
-    log "  (give --systems \"\" with this profile)"
-    exit 2
-  fi
+fi
+# The reference systems read the LFCC dump, which stage 2 then writes beside the profile's own.
+lfcc_feats=${dumpdir}/lfcc
+tables=${frontend:-}
+if [ -n "${systems}" ] && [ -z "${model}" ] && [ "${frontend:-lfcc}" != lfcc ]; then
+  tables="${frontend} lfcc"
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
-  log "Stage 2: ${frontend} features (data/<set>/wav.scp -> ${feats}/<set>, nj=${nj})"
-  for dset in ${all_sets}; do
-    dump=${feats}/${dset}
-    if [ -f "${dump}/.done" ]; then
-      log "${dump} is complete (remove ${dump}/.done to redo it)"
-      continue
-    fi
-    if [ "${frontend}" = raw ] && { [ -f "data/${dset}/segments" ] || "${resample}"; }; then
-      log "error: data/${dset}: the raw front end reads the audio as wav.scp lists it: no segments file and no"
-      log "  --resample (cut or resample the recordings first, or use a front end that dumps features)"
-      exit 2
-    fi
-    if [ "${frontend}" = raw ]; then
-      # Nothing to compute: the tables and wav.scp are copied; training and stage 4 read (and check) the audio.
+  log "Stage 2: ${tables// / and } features (data/<set>/wav.scp -> ${dumpdir}/{${tables// /,}}/<set>, nj=${nj})"
+  for table in ${tables}; do
+    for dset in ${all_sets}; do
+      dump=${dumpdir}/${table}/${dset}
+      if [ -f "${dump}/.done" ]; then
+        log "${dump} is complete (remove ${dump}/.done to redo it)"
+        continue
+      fi
+      if [ "${table}" = raw ] && { [ -f "data/${dset}/segments" ] || "${resample}"; }; then
+        log "error: data/${dset}: the raw front end reads the audio as wav.scp lists it: no segments file and no"
+        log "  --resample (cut or resample the recordings first, or use a front end that dumps features)"
+        exit 2
+      fi
+      if [ "${table}" = raw ]; then
+        # Nothing to compute: the tables and wav.scp are copied; training and stage 4 read (and check) the audio.
+        rm -rf "${dump}"
+        mkdir -p "${dump}"
+        for name in wav.scp utt2spk spk2utt utt2label utt2attack asv_scores.txt corpus; do
+          [ -f "data/${dset}/${name}" ] && cp "data/${dset}/${name}" "${dump}/${name}"
+        done
+        utils/validate_data_dir.sh --no-feats --no-spk-sort "${dump}"
+        touch "${dump}/.done"
+        log "${dset}: raw front end, no features to compute: ${dump}/wav.scp lists $(wc -l < "${dump}/wav.scp") recordings"
+        continue
+      fi
       rm -rf "${dump}"
-      mkdir -p "${dump}"
-      for name in wav.scp utt2spk spk2utt utt2label utt2attack asv_scores.txt corpus; do
+      mkdir -p "${dump}/data" "${dump}/log"
+      # With a segments file the jobs split the segments (utterances) and each reads the whole wav.scp.
+      list=wav.scp
+      [ -f "data/${dset}/segments" ] && list=segments
+      num_utts=$(wc -l < "data/${dset}/${list}")
+      _nj=$(( nj < num_utts ? nj : num_utts ))
+      split_scps=()
+      for n in $(seq "${_nj}"); do
+        split_scps+=("${dump}/log/${list}.${n}")
+      done
+      utils/split_scp.pl "data/${dset}/${list}" "${split_scps[@]}"
+      job_opts=()
+      if [ "${list}" = segments ]; then
+        job_opts=(--segments "${dump}/log/segments.JOB")
+        job_scp=data/${dset}/wav.scp
+      else
+        job_scp=${dump}/log/wav.scp.JOB
+      fi
+      "${resample}" && job_opts+=(--resample)
+      bad_opt=()
+      if "${skip_bad_utts}"; then
+        bad_opt=(--skip-bad-utts "${dump}/data/bad_utts.JOB")
+      fi
+      log "${dset}: ${num_utts} utterances over ${_nj} jobs, logs in ${dump}/log/${table}.*.log"
+      # Kaldi style: the scp holds absolute ark paths, so features read the same from any directory.
+      ark_dir=$(cd "${dump}/data" && pwd)
+      ${train_cmd} JOB=1:"${_nj}" "${dump}/log/${table}.JOB.log" \
+        ssd-compute-lfcc --frontend "${table}" --fs "${fs}" --write-utt2num-frames "${dump}/data/utt2num_frames.JOB" "${bad_opt[@]}" \
+          "${job_opts[@]}" "${job_scp}" "ark,scp:${ark_dir}/feats.JOB.ark,${dump}/data/feats.JOB.scp"
+      merge_parts "${_nj}" "${dump}/data/feats.JOB.scp" "${dump}/feats.scp"
+      merge_parts "${_nj}" "${dump}/data/utt2num_frames.JOB" "${dump}/utt2num_frames"
+      if "${skip_bad_utts}"; then
+        cat "${dump}"/data/bad_utts.* | LC_ALL=C sort > "${dump}/bad_utts"
+      fi
+      for name in utt2spk spk2utt utt2label utt2attack asv_scores.txt corpus; do
         [ -f "data/${dset}/${name}" ] && cp "data/${dset}/${name}" "${dump}/${name}"
       done
-      utils/validate_data_dir.sh --no-feats --no-spk-sort "${dump}"
+      # The audio too, one file per utterance (no segments): RawBoost under LFCC trains from it.
+      [ "${list}" = wav.scp ] && cp "data/${dset}/wav.scp" "${dump}/wav.scp"
+      if [ -s "${dump}/bad_utts" ]; then
+        log "warning: ${dset}: $(wc -l < "${dump}/bad_utts") utterances skipped, listed in ${dump}/bad_utts"
+        utils/filter_scp.pl "${dump}/feats.scp" "data/${dset}/utt2spk" > "${dump}/utt2spk"
+        [ "${list}" = wav.scp ] && utils/filter_scp.pl "${dump}/feats.scp" "data/${dset}/wav.scp" > "${dump}/wav.scp"
+        for name in utt2label utt2attack; do
+          utils/filter_scp.pl "${dump}/feats.scp" "data/${dset}/${name}" > "${dump}/${name}"
+        done
+        utils/utt2spk_to_spk2utt.pl "${dump}/utt2spk" > "${dump}/spk2utt"
+      fi
+      utils/validate_data_dir.sh --no-spk-sort "${dump}"
       touch "${dump}/.done"
-      log "${dset}: raw front end, no features to compute: ${dump}/wav.scp lists $(wc -l < "${dump}/wav.scp") recordings"
-      continue
-    fi
-    rm -rf "${dump}"
-    mkdir -p "${dump}/data" "${dump}/log"
-    # With a segments file the jobs split the segments (utterances) and each reads the whole wav.scp.
-    list=wav.scp
-    [ -f "data/${dset}/segments" ] && list=segments
-    num_utts=$(wc -l < "data/${dset}/${list}")
-    _nj=$(( nj < num_utts ? nj : num_utts ))
-    split_scps=()
-    for n in $(seq "${_nj}"); do
-      split_scps+=("${dump}/log/${list}.${n}")
+      log "${dset}: $(wc -l < "${dump}/feats.scp") feature matrices in ${dump}/feats.scp"
     done
-    utils/split_scp.pl "data/${dset}/${list}" "${split_scps[@]}"
-    job_opts=()
-    if [ "${list}" = segments ]; then
-      job_opts=(--segments "${dump}/log/segments.JOB")
-      job_scp=data/${dset}/wav.scp
-    else
-      job_scp=${dump}/log/wav.scp.JOB
-    fi
-    "${resample}" && job_opts+=(--resample)
-    bad_opt=()
-    if "${skip_bad_utts}"; then
-      bad_opt=(--skip-bad-utts "${dump}/data/bad_utts.JOB")
-    fi
-    log "${dset}: ${num_utts} utterances over ${_nj} jobs, logs in ${dump}/log/lfcc.*.log"
-    # Kaldi style: the scp holds absolute ark paths, so features read the same from any directory.
-    ark_dir=$(cd "${dump}/data" && pwd)
-    ${train_cmd} JOB=1:"${_nj}" "${dump}/log/lfcc.JOB.log" \
-      ssd-compute-lfcc --fs "${fs}" --write-utt2num-frames "${dump}/data/utt2num_frames.JOB" "${bad_opt[@]}" \
-        "${job_opts[@]}" "${job_scp}" "ark,scp:${ark_dir}/feats.JOB.ark,${dump}/data/feats.JOB.scp"
-    merge_parts "${_nj}" "${dump}/data/feats.JOB.scp" "${dump}/feats.scp"
-    merge_parts "${_nj}" "${dump}/data/utt2num_frames.JOB" "${dump}/utt2num_frames"
-    if "${skip_bad_utts}"; then
-      cat "${dump}"/data/bad_utts.* | LC_ALL=C sort > "${dump}/bad_utts"
-    fi
-    for name in utt2spk spk2utt utt2label utt2attack asv_scores.txt corpus; do
-      [ -f "data/${dset}/${name}" ] && cp "data/${dset}/${name}" "${dump}/${name}"
-    done
-    # The audio too, one file per utterance (no segments): RawBoost under LFCC trains from it.
-    [ "${list}" = wav.scp ] && cp "data/${dset}/wav.scp" "${dump}/wav.scp"
-    if [ -s "${dump}/bad_utts" ]; then
-      log "warning: ${dset}: $(wc -l < "${dump}/bad_utts") utterances skipped, listed in ${dump}/bad_utts"
-      utils/filter_scp.pl "${dump}/feats.scp" "data/${dset}/utt2spk" > "${dump}/utt2spk"
-      [ "${list}" = wav.scp ] && utils/filter_scp.pl "${dump}/feats.scp" "data/${dset}/wav.scp" > "${dump}/wav.scp"
-      for name in utt2label utt2attack; do
-        utils/filter_scp.pl "${dump}/feats.scp" "data/${dset}/${name}" > "${dump}/${name}"
-      done
-      utils/utt2spk_to_spk2utt.pl "${dump}/utt2spk" > "${dump}/spk2utt"
-    fi
-    utils/validate_data_dir.sh --no-spk-sort "${dump}"
-    touch "${dump}/.done"
-    log "${dset}: $(wc -l < "${dump}/feats.scp") feature matrices in ${dump}/feats.scp"
   done
 fi
 
@@ -276,7 +279,7 @@ elif [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
       mkdir -p "${expdir}/${tag}"
       log "${tag}: the LFCC-GMM baseline${seed:+, seed ${seed}}, log in ${expdir}/${tag}/train.log"
       # shellcheck disable=SC2086
-      ${train_cmd} "${expdir}/${tag}/train.log" python -m ssd.bin.train_gmm --train-dir "${feats}/${train_set}" \
+      ${train_cmd} "${expdir}/${tag}/train.log" python -m ssd.bin.train_gmm --train-dir "${lfcc_feats}/${train_set}" \
         --exp-dir "${expdir}/${tag}" ${seed:+--seed "${seed}"} ${gmm_opts}
       continue
     fi
@@ -312,7 +315,7 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     if [ "${variant}" = lfcc_gmm ]; then
       for dset in ${test_sets}; do
         ${train_cmd} "${expdir}/${tag}/log/score_${dset}.log" python -m ssd.bin.score_gmm --exp-dir "${expdir}/${tag}" \
-          --data-dir "${feats}/${dset}" --out "${expdir}/${tag}/scores/${dset}.txt"
+          --data-dir "${lfcc_feats}/${dset}" --out "${expdir}/${tag}/scores/${dset}.txt"
       done
       log "${tag}: scores in ${expdir}/${tag}/scores/"
       continue

@@ -32,7 +32,8 @@ done
 # The real corpus trains the paper's configuration (on GPUs: --ngpu 0 to insist on the CPU); the mini
 # corpus a small one that runs in minutes on a laptop. Options given to run.sh come last and win.
 # Every run trains the official LFCC-GMM baseline beside the detectors (512 components, the organisers'
-# setting, on either corpus), as the reference row of RESULTS.md.
+# setting, on either corpus), as the reference row of RESULTS.md; stage 2 dumps the LFCC it reads
+# whatever the detectors' front end.
 train_base=conf/train_mini.yaml
 nj=2
 require_gpu=false
@@ -51,16 +52,15 @@ case "${backbone}" in
   lcnn|rawnet2|aasist|aasist-l)
     if [ -n "${corpus}" ]; then train_base=conf/train_${backbone}.yaml; else train_base=conf/train_${backbone}_mini.yaml; fi
     tag_prefix=${backbone}_
-    # The waveform backbones have no LFCC dump for the GMM to read.
-    case "${backbone}" in rawnet2|aasist*) variants="vanilla recon spk"; systems="" ;; esac ;;
+    # S2 converts LFCC maps; stage 2 dumps the LFCC for the GMM beside the waveform tables.
+    case "${backbone}" in rawnet2|aasist*) variants="vanilla recon spk" ;; esac ;;
   xlsr_aasist|xlsr_resnet)
     # One profile for either corpus: an XLS-R encoder wants a GPU even on the mini corpus
     # (--require-gpu false to try it on the CPU anyway).
     train_base=conf/train_${backbone}.yaml
     require_gpu=true
     tag_prefix=${backbone}_
-    variants="vanilla recon spk"
-    systems="" ;;
+    variants="vanilla recon spk" ;;
   *) echo "$0: --backbone ${backbone}: not resnet, lcnn, rawnet2, aasist, aasist-l, xlsr_aasist or xlsr_resnet" >&2; exit 2 ;;
 esac
 

@@ -1,4 +1,5 @@
-"""ssd-compute-lfcc: dump the official ASVspoof 2019 LFCC of a wav.scp into a Kaldi ark/scp (one job)."""
+"""ssd-compute-lfcc: dump the official ASVspoof 2019 LFCC (or another dumping front end's features) of a
+wav.scp into a Kaldi ark/scp (one job)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,27 @@ import logging
 import sys
 
 from ssd.frontend.audio import MIN_SECONDS, PIPES_ENV, TIMEOUT_ENV
-from ssd.frontend.dump import dump_lfcc
+from ssd.frontend.dump import dump_features
+from ssd.frontend.registry import dumped_frontends
 
 
 def get_parser() -> argparse.ArgumentParser:
     """Command-line interface in the Kaldi style: options, then <wav.scp> <wspecifier>."""
     parser = argparse.ArgumentParser(
         prog="ssd-compute-lfcc",
-        description="Compute 60-dim LFCC (20 static + delta + delta-delta, float32) for every wav.scp "
-        "entry. The scp is written last, atomically: a failed job leaves none. Audio must be mono, at "
+        description="Compute 60-dim LFCC (20 static + delta + delta-delta, float32), or the features of "
+        "--frontend, for every wav.scp entry. The scp is written last, atomically: a failed job leaves "
+        "none. Audio must be mono, at "
         f"--fs, at least {MIN_SECONDS} s, finite, within full scale and not truncated.",
         epilog="example: ssd-compute-lfcc --write-utt2num-frames dump/utt2num_frames.1 "
         "data/train/split4/1/wav.scp ark,scp:/abs/dump/feats.1.ark,/abs/dump/feats.1.scp",
     )
     parser.add_argument("--fs", type=int, default=16000,
                         help="required sampling rate in Hz (default: %(default)s)")
+    parser.add_argument("--frontend", default="lfcc",
+                        choices=dumped_frontends(),
+                        help="lfcc: the official LFCC; spectrogram: the 257-bin log power spectrogram on the "
+                        "LFCC's frames (default: %(default)s)")
     parser.add_argument("--write-utt2num-frames", metavar="FILE", help="also write 'utt num_frames' lines")
     parser.add_argument("--skip-bad-utts", metavar="FILE",
                         help="skip unreadable utterances with a warning and list them as 'utt reason' "
@@ -47,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     try:
-        stats = dump_lfcc(args.wav_scp, args.wspecifier, fs=args.fs,
-                          utt2num_frames=args.write_utt2num_frames, skip_bad_utts=args.skip_bad_utts,
-                          pipes=False if args.no_pipes else None, segments=args.segments,
-                          resample=args.resample)
+        stats = dump_features(args.wav_scp, args.wspecifier, fs=args.fs, frontend=args.frontend,
+                              utt2num_frames=args.write_utt2num_frames, skip_bad_utts=args.skip_bad_utts,
+                              pipes=False if args.no_pipes else None, segments=args.segments,
+                              resample=args.resample)
     except (ValueError, OSError) as err:
         logging.error("ssd-compute-lfcc %s %s failed: %s", args.wav_scp, args.wspecifier, err)
         return 1

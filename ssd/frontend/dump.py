@@ -1,4 +1,5 @@
-"""One feature-dump job: ``wav.scp`` -> official LFCC in a Kaldi ark/scp, plus ``utt2num_frames``.
+"""One feature-dump job: ``wav.scp`` -> a front end's features (the official LFCC, or the log power
+spectrogram) in a Kaldi ark/scp, plus ``utt2num_frames``.
 
 This is the library behind ``ssd-compute-lfcc``; the recipe runs one job per ``wav.scp`` split (or per
 ``segments`` split: utterances cut from the recordings of wav.scp, Kaldi's convention).
@@ -19,7 +20,7 @@ import numpy as np
 from ssd.data.ark_writer import ArkScpWriter, remove_if_exists
 from ssd.data.datadir import Segment, read_segments, read_wav_scp
 from ssd.frontend.audio import MIN_SECONDS, AudioError, pipe_timeout, pipes_allowed, read_audio
-from ssd.frontend.lfcc import frame_geometry, lfcc
+from ssd.frontend.registry import build_frontend, dumped_frontends
 from ssd.utils.fileio import atomic_write
 from ssd.utils.progress import Progress
 
@@ -95,10 +96,11 @@ class _SegmentReader:
                           resample_to_expected=self.resample)[0]
 
 
-def dump_lfcc(
+def dump_features(
     wav_scp: str | os.PathLike,
     wspecifier: str,
     fs: int = 16000,
+    frontend: str = "lfcc",
     utt2num_frames: str | os.PathLike | None = None,
     skip_bad_utts: str | os.PathLike | None = None,
     log_interval_s: float = 30.0,
@@ -106,7 +108,8 @@ def dump_lfcc(
     segments: str | os.PathLike | None = None,
     resample: bool = False,
 ) -> DumpStats:
-    """Compute float32 (frames, 60) LFCCs for every wav.scp entry and write them to ``wspecifier``.
+    """Compute the float32 (frames, dim) features of ``frontend`` for every wav.scp entry and write them to
+    ``wspecifier``.
 
     A bad utterance (see :mod:`ssd.frontend.audio` for the rules) raises :class:`AudioError` naming it,
     unless ``skip_bad_utts`` is given: then it is logged as a warning and listed there as ``utt reason``.
@@ -114,7 +117,11 @@ def dump_lfcc(
     ``segments`` (Kaldi's ``utt recording start end``) the utterances are those segments of the wav.scp
     recordings; ``resample`` resamples audio at another rate to ``fs`` instead of refusing it.
     """
-    frame_geometry(fs)
+    if frontend not in dumped_frontends():
+        raise ValueError(f"front end {frontend!r} has no features to dump; dumped: "
+                         f"{', '.join(dumped_frontends())}")
+    fe = build_frontend(frontend)
+    fe.length(0, fs)  # a bad rate fails before any work
     pipes, timeout = pipes_allowed(pipes), pipe_timeout()  # a bad setting fails before any work
     utterances = _utterances(wav_scp, segments)
     for stale in (utt2num_frames, skip_bad_utts):
@@ -124,7 +131,7 @@ def dump_lfcc(
     stats = DumpStats()
     num_frames: list[tuple[str, int]] = []
     bad: list[tuple[str, str]] = []
-    progress = Progress(len(utterances), f"LFCC {segments or wav_scp}", logger, interval=log_interval_s)
+    progress = Progress(len(utterances), f"{fe.name} {segments or wav_scp}", logger, interval=log_interval_s)
     read = _SegmentReader(fs, pipes, timeout, resample)
     start = time.perf_counter()
     try:
@@ -139,7 +146,7 @@ def dump_lfcc(
                     bad.append((utt, " ".join(str(err).split())))
                     progress.update()
                     continue
-                feats = lfcc(waveform, fs).astype(np.float32)
+                feats = fe.features(waveform, fs)
                 writer.write(utt, feats)
                 num_frames.append((utt, feats.shape[0]))
                 stats.frames += feats.shape[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -113,27 +114,30 @@ def _workspace(fs: int, block: int) -> _Workspace:
     return ws
 
 
-def lfcc(waveform: np.ndarray, fs: int) -> np.ndarray:
-    """Static + delta + delta-delta LFCC of a mono waveform in [-1, 1]: (frames, 60) float64.
-
-    Frames are processed in blocks of ``BLOCK_FRAMES`` in buffers kept between calls. The block size
-    is part of the result's last bits: BLAS sums a matrix product in an order that depends on its
-    shape, so changing it changes float64 values by about 1e-16 (never, in tests, their float32 value).
-    """
+def as_mono_float64(waveform: np.ndarray) -> np.ndarray:
+    """A 1-D float64 view of ``waveform``; an empty one becomes one sample of silence."""
     x = np.asarray(waveform, dtype=np.float64)
     if x.ndim != 1:
-        raise ValueError(f"LFCC expects a 1-D mono waveform, got shape {x.shape}")
+        raise ValueError(f"expected a 1-D mono waveform, got shape {x.shape}")
     if x.size == 0:
         x = np.zeros(1)  # an empty signal is framed like digital silence: one padding-only frame
+    return x
+
+
+def power_blocks(waveform: np.ndarray, fs: int) -> Iterator[tuple[int, np.ndarray, _Workspace]]:
+    """(first frame, |FFT_512|^2 of up to ``BLOCK_FRAMES`` frames, workspace) of the baseline's framing:
+    pre-emphasis, 20 ms symmetric-Hamming frames every 10 ms, the last one zero-padded.
+
+    The power block is a view of this thread's workspace, overwritten by the next block; what the LFCC
+    and the log power spectrogram (:mod:`ssd.frontend.spectrogram`) compute from it is theirs.
+    """
+    x = as_mono_float64(waveform)
     win, hop = frame_geometry(fs)
     total = num_frames(x.size, fs)
     ws = _workspace(fs, BLOCK_FRAMES)
     emphasised, used = ws.emphasised, ws.used
     padded, spectrum, power, scratch = ws.padded, ws.spectrum, ws.power, ws.scratch
-    energies, ceps = ws.energies, ws.ceps
     window = ws.window[:used]
-    out = np.empty((total, FEATURE_DIM))
-
     for first in range(0, total, BLOCK_FRAMES):
         n = min(BLOCK_FRAMES, total - first)
         # Pre-emphasis of this block's samples (x[-1] taken as 0); beyond the signal, zero padding.
@@ -154,11 +158,26 @@ def lfcc(waveform: np.ndarray, fs: int) -> np.ndarray:
         np.square(spectrum.real[:n], out=power[:n])
         np.square(spectrum.imag[:n], out=scratch[:n])
         np.add(power[:n], scratch[:n], out=power[:n])
-        np.matmul(power[:n], ws.filterbank, out=energies[:n])
-        np.add(energies[:n], LOG_FLOOR, out=energies[:n])
-        np.log10(energies[:n], out=energies[:n])
-        np.matmul(energies[:n], ws.dct, out=ceps[:n])
-        out[first : first + n, :NUM_CEPS] = ceps[:n]
+        yield first, power[:n], ws
+
+
+def lfcc(waveform: np.ndarray, fs: int) -> np.ndarray:
+    """Static + delta + delta-delta LFCC of a mono waveform in [-1, 1]: (frames, 60) float64.
+
+    Frames are processed in blocks of ``BLOCK_FRAMES`` in buffers kept between calls. The block size
+    is part of the result's last bits: BLAS sums a matrix product in an order that depends on its
+    shape, so changing it changes float64 values by about 1e-16 (never, in tests, their float32 value).
+    """
+    x = as_mono_float64(waveform)
+    out = np.empty((num_frames(x.size, fs), FEATURE_DIM))
+    for first, power, ws in power_blocks(x, fs):
+        n = power.shape[0]
+        energies, ceps = ws.energies[:n], ws.ceps[:n]
+        np.matmul(power, ws.filterbank, out=energies)
+        np.add(energies, LOG_FLOOR, out=energies)
+        np.log10(energies, out=energies)
+        np.matmul(energies, ws.dct, out=ceps)
+        out[first : first + n, :NUM_CEPS] = ceps
 
     _delta_into(out[:, :NUM_CEPS], out[:, NUM_CEPS : 2 * NUM_CEPS])
     _delta_into(out[:, NUM_CEPS : 2 * NUM_CEPS], out[:, 2 * NUM_CEPS :])

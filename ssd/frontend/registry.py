@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ssd.frontend import lfcc
+from ssd.frontend import lfcc, spectrogram
 
 
 class LfccFrontEnd:
@@ -43,6 +43,26 @@ class LfccFrontEnd:
             "num_filters": lfcc.NUM_FILTERS, "num_ceps": lfcc.NUM_CEPS,
             "deltas": "static+delta+delta-delta, x[t+1]-x[t-1], edges repeated",
             "feature_dim": lfcc.FEATURE_DIM, "dtype": "float32",
+        }
+
+
+class SpectrogramFrontEnd(LfccFrontEnd):
+    """The log power spectrogram on the LFCC's frames (:mod:`ssd.frontend.spectrogram`): 257 bins."""
+
+    name: ClassVar[str] = "spectrogram"
+    table: ClassVar[str] = "spectrogram"
+    dim: ClassVar[int] = spectrogram.NUM_BINS
+
+    def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
+        """(frames, 257) float32 log10 power spectrogram of a mono float waveform."""
+        return spectrogram.log_power_spectrogram(waveform, fs).astype(np.float32)
+
+    def settings(self, fs: int) -> dict[str, Any]:
+        win, hop = lfcc.frame_geometry(fs)
+        return {
+            "name": "log-power-spectrogram", "fs": fs, "preemphasis": lfcc.PREEMPHASIS,
+            "window_samples": win, "hop_samples": hop, "window": "hamming-symmetric", "nfft": lfcc.NFFT,
+            "log": "log10(|FFT|^2 + eps)", "feature_dim": self.dim, "dtype": "float32",
         }
 
 
@@ -81,12 +101,18 @@ class SslFrontEnd(RawFrontEnd):
 
 FRONTENDS: dict[str, type] = {
     "lfcc": LfccFrontEnd,
+    "spectrogram": SpectrogramFrontEnd,
     "raw": RawFrontEnd,
     "ssl": SslFrontEnd,
 }
 
 
-def build_frontend(name: str) -> LfccFrontEnd | RawFrontEnd:
+def dumped_frontends() -> list[str]:
+    """The front ends whose features stage 2 dumps (``ssd-compute-lfcc --frontend``)."""
+    return sorted(name for name, cls in FRONTENDS.items() if cls.dumps)
+
+
+def build_frontend(name: str) -> LfccFrontEnd | SpectrogramFrontEnd | RawFrontEnd:
     """The front end registered as ``name``; an unknown name is an error listing the known ones."""
     if name not in FRONTENDS:
         raise ValueError(f"unknown front end {name!r}; registered: {', '.join(sorted(FRONTENDS))}")

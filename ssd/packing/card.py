@@ -28,6 +28,9 @@ def describe_frontend(fe: dict[str, Any], parts: dict[str, Any] | None = None) -
                 f"{ssl.get('checkpoint') or 'random initialisation'}), layer {ssl.get('layer') or 'last'}, "
                 f"{'frozen' if ssl.get('freeze', True) else 'fine-tuned'}, projected to "
                 f"{ssl.get('proj_dim') or arch.get('hidden_size', '?')} dims")
+    if fe.get("name") == "log-power-spectrogram":
+        return (f"log power spectrogram, {fe['feature_dim']} bins of a {fe['nfft']}-point FFT, "
+                f"{fe['window_samples']}-sample windows every {fe['hop_samples']} samples at {fe['fs']} Hz")
     return (f"LFCC, {fe['feature_dim']} dims: {fe['num_ceps']} static + delta + delta-delta, "
             f"{fe['window_samples']}-sample windows every {fe['hop_samples']} samples at {fe['fs']} Hz")
 

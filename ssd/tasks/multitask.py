@@ -102,7 +102,9 @@ class MultiTaskModel(nn.Module):
         self.waveform_input = self.backbone.input_kind == "waveform"
         emb = self.backbone.embedding_dim
         self.cm_loss = build_loss(loss_cfg["name"], loss_cfg, emb)
-        self.decoder = (ReconstructionDecoder(emb, lfcc.FEATURE_DIM, recon_frames(parts))
+        # S1 decodes the input map of a feature front end that counts frames, the LFCC of any other crop.
+        recon_dim = self.frontend.dim if self.frontend.unit == "frames" else lfcc.FEATURE_DIM
+        self.decoder = (ReconstructionDecoder(emb, recon_dim, recon_frames(parts))
                         if weights.recon > 0 else None)
         self.converter = ConversionAutoencoder(parts.converter_width) if weights.conv > 0 else None
         self.speaker_head = SpeakerHead(num_speakers, emb) if weights.spk > 0 else None

@@ -37,7 +37,7 @@ from ssd.augment.rawboost import algorithm_of, crop_augmenter
 from ssd.data.dataset import RandomCropDataset, collate_crops, open_table, read_speakers
 from ssd.data.sampler import ShardedBatchSampler
 from ssd.data.windows import check_policy
-from ssd.frontend.lfcc import frame_geometry, lfcc
+from ssd.frontend.lfcc import frame_geometry
 from ssd.frontend.ssl import SslBackbone, resolve_training_config
 from ssd.inference import score_table
 from ssd.metrics.eer import compute_eer
@@ -119,17 +119,17 @@ class Harness:
             codec = settings_of(data["codec"])
         except ValueError as err:
             raise TrainingError(str(err)) from None
-        # Augmentation under LFCC: training crops are cut from the audio (the dump dir's wav.scp),
-        # augmented and turned into LFCC on the fly; dev keeps the dumped features.
+        # Augmentation under a dumped front end (LFCC, spectrogram): training crops are cut from the audio
+        # (the dump dir's wav.scp), augmented and turned into features on the fly; dev keeps the dump.
         augmented = [key for key, on in (("data.rawboost", boost), ("data.codec", codec)) if on]
-        lfcc_on_the_fly = bool(augmented) and not self.model.waveform_input
-        if lfcc_on_the_fly and not (Path(data["train_dir"]) / "wav.scp").is_file():
-            raise TrainingError(f"{' and '.join(augmented)} on LFCC trains from the audio, and "
-                                f"{data['train_dir']} has no wav.scp (stage 2 copies data/<set>/wav.scp "
-                                "there when there is no segments file; rerun it)")
+        features_on_the_fly = bool(augmented) and not self.model.waveform_input
+        if features_on_the_fly and not (Path(data["train_dir"]) / "wav.scp").is_file():
+            raise TrainingError(f"{' and '.join(augmented)} on the {frontend.name} front end trains from the "
+                                f"audio, and {data['train_dir']} has no wav.scp (stage 2 copies "
+                                "data/<set>/wav.scp there when there is no segments file; rerun it)")
         table_args = {"cache": data["cache"], "cache_max_gb": float(data["cache_max_gb"]),
                       "feat_dim": frontend.dim}
-        self.train_table = open_table("raw" if lfcc_on_the_fly else frontend.table, data["train_dir"],
+        self.train_table = open_table("raw" if features_on_the_fly else frontend.table, data["train_dir"],
                                       self.speakers, **table_args)
         self.dev_table = open_table(frontend.table, data["dev_dir"], self.speakers, **table_args)
         for name, table in (("train", self.train_table), ("dev", self.dev_table)):
@@ -142,9 +142,9 @@ class Harness:
         crop, augment = self.length, None
         if augmented:  # the train table is audio now
             fs, features = self.train_table.fs, None
-            if lfcc_on_the_fly:
+            if features_on_the_fly:
                 crop = frame_geometry(fs)[1] * (self.length + 1)  # samples that make self.length frames
-                features = functools.partial(lfcc, fs=fs)
+                features = functools.partial(frontend.features, fs=fs)
             if boost or features is not None:
                 augment = crop_augmenter(boost, fs, features)
         self.codec = None if codec is None else self._codec_augmenter(codec)

@@ -225,4 +225,5 @@ def test_codec_training_resumes_bit_identically_after_a_kill(tmp_path, audio_wit
     (train / "wav.scp").rename(train / "wav.scp.away")
     with pytest.raises(SystemExit):
         train_main(argv(tmp_path / "no_audio"))
-    assert "data.rawboost and data.codec on LFCC trains from the audio" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "data.rawboost and data.codec on the lfcc front end trains from the audio" in error

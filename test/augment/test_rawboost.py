@@ -140,7 +140,7 @@ def test_training_with_rawboost_is_reproducible_for_raw_and_lfcc_models(tmp_path
         train_main(["--config", str(CONF / "train_ocsoftmax_vanilla.yaml"), "--base", str(lfcc_base),
                     "--train-dir", str(train), "--dev-dir", str(dev),
                     "--exp-dir", str(tmp_path / "no_audio")])
-    assert "data.rawboost on LFCC trains from the audio" in capsys.readouterr().err
+    assert "data.rawboost on the lfcc front end trains from the audio" in capsys.readouterr().err
 
 
 def test_lfcc_crops_are_featurised_at_the_crop_length_and_level(tmp_path):

@@ -23,7 +23,7 @@ from helpers import FS, run_python, speech, write_flac, write_scp
 
 from ssd.data.dataset import FeatureTable
 from ssd.data.windows import window_starts
-from ssd.frontend.dump import dump_lfcc
+from ssd.frontend.dump import dump_features
 from ssd.inference import score_table
 from ssd.tasks.multitask import MultiTaskModel
 
@@ -35,7 +35,7 @@ def _snapshot(directory: Path) -> dict[str, bytes]:
 def _finished_job_one(dump: Path, audio: Path) -> dict[str, bytes]:
     """Job 1 of a dump dir, complete (its scp, ark, utt2num_frames), as an earlier output to protect."""
     wav1 = write_scp(dump / "wav.1.scp", {"a1": str(write_flac(audio / "a1.flac", speech(0.1)))})
-    dump_lfcc(wav1, f"ark,scp:{dump / 'feats.1.ark'},{dump / 'feats.1.scp'}", fs=FS,
+    dump_features(wav1, f"ark,scp:{dump / 'feats.1.ark'},{dump / 'feats.1.scp'}", fs=FS,
               utt2num_frames=dump / "utt2num_frames.1")
     return _snapshot(dump)
 

@@ -34,7 +34,7 @@ from helpers import (
 )
 
 from ssd.data.datadir import read_kv, read_scp
-from ssd.frontend.dump import dump_lfcc
+from ssd.frontend.dump import dump_features
 
 SECONDS = (1.3, 0.4, 2.1, 0.1, 0.9)
 
@@ -77,7 +77,7 @@ def test_killed_job_leaves_no_scp_and_its_rerun_is_byte_identical(wav_scp: Path,
     gated = _gated(wav_scp, gate, {"utt2"})  # the job blocks on its third utterance, two written
     reference = tmp_path / "reference"
     gate.touch()
-    dump_lfcc(gated, f"ark,scp:{reference / 'feats.ark'},{reference / 'feats.scp'}", fs=FS,
+    dump_features(gated, f"ark,scp:{reference / 'feats.ark'},{reference / 'feats.scp'}", fs=FS,
               utt2num_frames=reference / "utt2num_frames")
     out = tmp_path / "out"
     assert _job(gated, out).returncode == 0  # an earlier, complete run of the same job
@@ -131,7 +131,7 @@ def test_recipe_stage2_killed_then_rerun_is_complete_and_identical(la_corpus: Pa
     assert rerun.returncode == 0, rerun.stderr
     assert (dump / ".done").exists()
     reference = tmp_path / "reference"
-    dump_lfcc(wav_scp, f"ark,scp:{reference / 'f.ark'},{reference / 'f.scp'}",
+    dump_features(wav_scp, f"ark,scp:{reference / 'f.ark'},{reference / 'f.scp'}",
               fs=FS, utt2num_frames=reference / "utt2num_frames")
     expected = dict(kaldiio.load_scp_sequential(str(reference / "f.scp")))
     got = dict(kaldiio.load_scp_sequential(str(dump / "feats.scp")))

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import kaldiio
 from helpers import TINY_TRAINING, link_recipe, run_recipe
 
 from ssd.data.datadir import read_kv
@@ -107,3 +108,29 @@ def test_several_seeds_train_each_variant_and_aggregate(trained_recipe, repo_roo
     results = (recipe / "RESULTS.md").read_text()
     assert "## Seeds" in results
     assert (recipe / "seeds.json").is_file()
+
+
+def test_spectrogram_profile_dumps_its_table_beside_the_lfcc_of_the_gmm(trained_recipe, tmp_path):
+    """conf/train_mini_spectrogram.yaml: stage 2 dumps dump/spectrogram/ for the detector and
+    dump/lfcc/ for the LFCC-GMM row; the packed model scores the audio as stage 4 did."""
+    recipe = link_recipe(tmp_path / "spectrogram")
+    os.symlink(trained_recipe / "data", recipe / "data")
+    result = run_recipe(recipe, "--stage", "2", "--stop-stage", "6", "--variants", "vanilla",
+                        "--train-base", "conf/train_mini_spectrogram.yaml", "--train-opts", "--epochs 1",
+                        "--gmm-opts", "--components 4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Stage 2: spectrogram and lfcc features" in result.stderr
+    dims = {table: {m.shape[1] for m in kaldiio.load_scp(str(recipe / "dump" / table / "eval" / "feats.scp"))
+                    .values()} for table in ("spectrogram", "lfcc")}
+    assert dims == {"spectrogram": {257}, "lfcc": {60}}
+    gmm = read_scores(recipe / "exp" / "lfcc_gmm" / "scores" / "eval.txt")
+    expected = read_scores(recipe / "exp" / "ocsoftmax_vanilla" / "scores" / "eval.txt")
+    assert gmm.keys() == expected.keys() and len(gmm) > 0
+    assert "| lfcc_gmm |" in (recipe / "RESULTS.md").read_text()
+    model = recipe / "exp" / "ocsoftmax_vanilla" / "packed" / "ocsoftmax_vanilla.zip"
+    detected = subprocess.run(
+        [sys.executable, "-m", "ssd.bin.detect", "--wav-scp", "data/eval/wav.scp", "--model", str(model),
+         "--json"], cwd=recipe, capture_output=True, text=True, check=True)
+    scores = {r["name"]: r["score"] for r in json.loads(detected.stdout)["results"]}
+    assert scores.keys() == expected.keys()
+    assert max(abs(scores[u] - expected[u][2]) for u in scores) < 1e-5

@@ -48,6 +48,24 @@ def test_paper_size_model_trains_one_step_with_all_auxiliary_tasks():
     assert same(before["speaker_head"], params_of(model.speaker_head))
 
 
+def test_spectrogram_front_end_trains_every_task(mini_cfg):
+    """257 bins through the ResNet's strides, S1 decoding the spectrogram, S2 converting it."""
+    cfg = mini_cfg()
+    cfg["model"]["frontend"] = "spectrogram"
+    model, trainer = make(cfg)
+    assert model.decoder.grid[0] == 43  # ceil(257 / 6): sized for the spectrogram, not the LFCC
+    before = {name: params_of(getattr(model, name)) for name in ("backbone", "decoder", "converter")}
+    g = torch.Generator().manual_seed(1)
+    labels = torch.tensor(LABELS)
+    stats = trainer.train_step(torch.randn(8, 257, FRAMES, generator=g), labels,
+                               torch.randint(0, NUM_SPEAKERS, (8,), generator=g))
+    assert all(stats[k] > 0 for k in ("cm", "recon", "conv_mse", "spk"))
+    for name in before:
+        assert not same(before[name], params_of(getattr(model, name))), name
+    with pytest.raises(ValueError, match=r"expected spectrogram input \(B, 257, frames\)"):
+        model(torch.randn(2, 60, FRAMES))
+
+
 def test_reported_losses_follow_the_two_player_definitions(mini_cfg, mini_batch):
     cfg = mini_cfg()
     cfg["model"]["resnet"]["pool_noise"] = 0.0

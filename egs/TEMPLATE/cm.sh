@@ -60,7 +60,7 @@ train_opts=""         # extra options for ssd.bin.train, e.g. "--epochs 3 --data
 infer_opts=""         # extra options for ssd.bin.infer
 score_opts=""         # extra options for ssd.bin.results
 pack_opts=""          # extra options for ssd.bin.pack (stage 6)
-systems=""            # reference systems trained and scored beside the variants: lfcc_gmm (the ASVspoof 2019 LFCC-GMM baseline; lfcc front end)
+systems=""            # reference systems trained and scored beside the variants: lfcc_gmm (the ASVspoof 2019 LFCC-GMM baseline, on an LFCC dump beside any front end)
 gmm_opts=""           # extra options for ssd.bin.train_gmm, e.g. "--components 128 --max-frames 2000000"
 model=""              # evaluate this trained detector (a packed .zip or an experiment dir) instead of training: stages 3 and 6 skipped
 # End configuration section.

@@ -8,9 +8,14 @@ import subprocess
 import sys
 
 import kaldiio
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
 from helpers import TINY_TRAINING, link_recipe, run_recipe
 
 from ssd.data.datadir import read_kv
+from ssd.detector import Detector
 
 VARIANTS = ("ocsoftmax_vanilla", "ocsoftmax_all")
 
@@ -134,3 +139,14 @@ def test_spectrogram_profile_dumps_its_table_beside_the_lfcc_of_the_gmm(trained_
     scores = {r["name"]: r["score"] for r in json.loads(detected.stdout)["results"]}
     assert scores.keys() == expected.keys()
     assert max(abs(scores[u] - expected[u][2]) for u in scores) < 1e-5
+    onnxruntime = pytest.importorskip("onnxruntime")
+    detector = Detector.load(model)
+    detector.export_onnx(tmp_path / "spectrogram.onnx")
+    session = onnxruntime.InferenceSession(str(tmp_path / "spectrogram.onnx"))
+    wave, fs = sf.read(next(iter(read_kv(recipe / "data" / "eval" / "wav.scp").values())), dtype="float64")
+    windows = detector.window_batch(detector.features(wave, fs))
+    assert windows.shape[1:] == (257, detector.window)
+    with torch.inference_mode():
+        expected_windows = detector.model.score(windows).numpy()
+    np.testing.assert_allclose(session.run(["score"], {"feats": windows.numpy()})[0], expected_windows,
+                               rtol=0, atol=1e-4)

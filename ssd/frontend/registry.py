@@ -66,6 +66,30 @@ class SpectrogramFrontEnd(LfccFrontEnd):
         }
 
 
+class ShortSpectrogramFrontEnd(LfccFrontEnd):
+    """The 4 ms log power spectrogram (:mod:`ssd.frontend.spectrogram`): 33 bins every 1 ms."""
+
+    name: ClassVar[str] = "spectrogram_4ms"
+    table: ClassVar[str] = "spectrogram_4ms"
+    dim: ClassVar[int] = spectrogram.SHORT_BINS
+
+    def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
+        """(frames, 33) float32 log10 power spectrogram of 4 ms frames every 1 ms."""
+        return spectrogram.short_time_spectrogram(waveform, fs, np.float32)
+
+    def length(self, num_samples: int, fs: int) -> int:
+        return spectrogram.short_num_frames(num_samples, fs)
+
+    def settings(self, fs: int) -> dict[str, Any]:
+        win, hop = spectrogram.short_frame_geometry(fs)
+        return {
+            "name": "log-power-spectrogram", "fs": fs, "preemphasis": lfcc.PREEMPHASIS,
+            "window_samples": win, "hop_samples": hop, "window": "hann-symmetric",
+            "nfft": spectrogram.SHORT_NFFT, "log": "log10(|FFT|^2 + eps)", "feature_dim": self.dim,
+            "dtype": "float32",
+        }
+
+
 class RawFrontEnd:
     """The waveform itself, one sample per step: nothing to dump, the audio is read at training time."""
 
@@ -102,6 +126,7 @@ class SslFrontEnd(RawFrontEnd):
 FRONTENDS: dict[str, type] = {
     "lfcc": LfccFrontEnd,
     "spectrogram": SpectrogramFrontEnd,
+    "spectrogram_4ms": ShortSpectrogramFrontEnd,
     "raw": RawFrontEnd,
     "ssl": SslFrontEnd,
 }
@@ -112,7 +137,7 @@ def dumped_frontends() -> list[str]:
     return sorted(name for name, cls in FRONTENDS.items() if cls.dumps)
 
 
-def build_frontend(name: str) -> LfccFrontEnd | SpectrogramFrontEnd | RawFrontEnd:
+def build_frontend(name: str) -> LfccFrontEnd | SpectrogramFrontEnd | ShortSpectrogramFrontEnd | RawFrontEnd:
     """The front end registered as ``name``; an unknown name is an error listing the known ones."""
     if name not in FRONTENDS:
         raise ValueError(f"unknown front end {name!r}; registered: {', '.join(sorted(FRONTENDS))}")

@@ -1,5 +1,5 @@
-"""The log power spectrogram against a direct frame-by-frame computation, the LFCC it shares its frames
-with, and its dump through ssd-compute-lfcc --frontend spectrogram."""
+"""The log power spectrograms (20 ms and 4 ms) against direct frame-by-frame computations, the LFCC the
+20 ms one shares its frames with, what the 4 ms one resolves, and their dumps through ssd-compute-lfcc."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import soundfile as sf
 
 from ssd.bin.compute_lfcc import main
 from ssd.frontend import lfcc as lfcc_module
+from ssd.frontend import spectrogram as spectrogram_module
 from ssd.frontend.lfcc import LOG_FLOOR, NFFT, lfcc, num_frames
 from ssd.frontend.registry import build_frontend
-from ssd.frontend.spectrogram import NUM_BINS, log_power_spectrogram
+from ssd.frontend.spectrogram import NUM_BINS, log_power_spectrogram, short_num_frames, short_time_spectrogram
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -85,3 +86,56 @@ def test_a_front_end_without_features_is_not_dumped(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--frontend", "raw", str(tmp_path / "wav.scp"), "ark,scp:a.ark,a.scp"])
     assert "invalid choice: 'raw'" in capsys.readouterr().err
+
+
+def direct_short(x: np.ndarray, fs: int) -> np.ndarray:
+    """4 ms Hann frames every 1 ms of the pre-emphasised signal, zero-padded at the end, |FFT_64|^2."""
+    win, hop = fs // 250, fs // 1000
+    emphasised = np.concatenate([x[:1], x[1:] - 0.97 * x[:-1]])
+    n = short_num_frames(x.size, fs)
+    emphasised = np.pad(emphasised, (0, (n - 1) * hop + win - x.size))
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / (win - 1))
+    rows = [np.abs(np.fft.rfft(emphasised[t * hop : t * hop + win] * window, 64)) ** 2 for t in range(n)]
+    return np.log10(np.array(rows) + LOG_FLOOR)
+
+
+@pytest.mark.parametrize("block", [spectrogram_module.SHORT_BLOCK, 5, 1])
+@pytest.mark.parametrize(("samples", "fs"), [(1, 16000), (48, 16000), (49, 16000), (64, 16000),
+                                             (1600, 16000), (12347, 16000), (3001, 8000)])
+def test_4ms_spectrogram_matches_the_direct_computation(samples, fs, block, monkeypatch):
+    monkeypatch.setattr(spectrogram_module, "SHORT_BLOCK", block)
+    x = np.random.default_rng(samples).uniform(-0.5, 0.5, samples)
+    got = short_time_spectrogram(x, fs)
+    assert got.shape == (max(1, -(-(samples - fs * 3 // 1000) // (fs // 1000))), 33)
+    np.testing.assert_allclose(got, direct_short(x, fs), rtol=0, atol=1e-9)
+    assert short_time_spectrogram(x, fs, np.float32).dtype == np.float32
+
+
+def test_4ms_spectrogram_sees_single_pitch_pulses_that_20ms_frames_average_away():
+    """A 100 Hz pulse train: every 10 ms the 4 ms frames light up and go dark again; the 20 ms frames,
+    each spanning two pulses, barely change from frame to frame."""
+    x = np.zeros(16000)
+    x[80::160] = 0.5
+    short = short_time_spectrogram(x, 16000)[10:-10].mean(axis=1)
+    long = log_power_spectrogram(x, 16000)[2:-2].mean(axis=1)
+    assert short.max() - short.min() > 5.0  # decades of power between a pulse and the silence after it
+    assert long.max() - long.min() < 0.5
+
+
+def test_4ms_front_end_entry_and_its_limits():
+    fe = build_frontend("spectrogram_4ms")
+    assert (fe.dim, fe.unit, fe.dumps) == (33, "frames", True) and fe.length(16000, 16000) == 997
+    assert fe.settings(16000)["window_samples"] == 64 and fe.settings(16000)["hop_samples"] == 16
+    with pytest.raises(ValueError, match="multiple of 1 kHz"):
+        short_time_spectrogram(np.zeros(100), 22050)
+    with pytest.raises(ValueError, match="rates up to 16 kHz"):
+        short_time_spectrogram(np.zeros(100), 48000)
+
+
+def test_dump_job_writes_the_4ms_spectrogram(tmp_path):
+    scp_in = tmp_path / "wav.scp"
+    scp_in.write_text(f"utt {DATA / 'speech_16000.flac'}\n")
+    scp = tmp_path / "f.scp"
+    assert main(["--frontend", "spectrogram_4ms", str(scp_in), f"ark,scp:{tmp_path / 'f.ark'},{scp}"]) == 0
+    audio, fs = sf.read(DATA / "speech_16000.flac", dtype="float64")
+    assert np.array_equal(kaldiio.load_scp(str(scp))["utt"], short_time_spectrogram(audio, fs, np.float32))

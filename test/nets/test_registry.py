@@ -52,8 +52,7 @@ def test_every_profile_builds_with_every_variant_file(profile):
             continue
         model = MultiTaskModel(cfg, 20)
         assert (model.decoder is not None) == (cfg["tasks"]["recon"]["weight"] > 0), (profile, variant)
-        assert model.frontend.name == ("ssl" if learned else "raw" if waveform else
-                                       "spectrogram" if "spectrogram" in profile else "lfcc")
+        assert model.frontend.name == load_config(CONF / profile)["model"]["frontend"]
 
 
 @pytest.mark.parametrize(("profile", "backbone"), [("train_base.yaml", 22_558_450),

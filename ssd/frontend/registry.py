@@ -34,6 +34,15 @@ class LfccFrontEnd:
         """Frames of a ``num_samples``-long signal."""
         return lfcc.num_frames(num_samples, fs)
 
+    def samples_for(self, frames: int, fs: int) -> int:
+        """Samples of ``frames`` whole windows, none zero-padded: a training crop cut from the audio."""
+        win, hop = self.geometry(fs)
+        return frames * hop + win - hop
+
+    def geometry(self, fs: int) -> tuple[int, int]:
+        """Window and hop in samples."""
+        return lfcc.frame_geometry(fs)
+
     def settings(self, fs: int) -> dict[str, Any]:
         """What a packed model records so that its features can be recomputed anywhere."""
         win, hop = lfcc.frame_geometry(fs)
@@ -80,8 +89,11 @@ class ShortSpectrogramFrontEnd(LfccFrontEnd):
     def length(self, num_samples: int, fs: int) -> int:
         return spectrogram.short_num_frames(num_samples, fs)
 
+    def geometry(self, fs: int) -> tuple[int, int]:
+        return spectrogram.short_frame_geometry(fs)
+
     def settings(self, fs: int) -> dict[str, Any]:
-        win, hop = spectrogram.short_frame_geometry(fs)
+        win, hop = self.geometry(fs)
         return {
             "name": "log-power-spectrogram", "fs": fs, "preemphasis": lfcc.PREEMPHASIS,
             "window_samples": win, "hop_samples": hop, "window": "hann-symmetric",

@@ -37,7 +37,6 @@ from ssd.augment.rawboost import algorithm_of, crop_augmenter
 from ssd.data.dataset import RandomCropDataset, collate_crops, open_table, read_speakers
 from ssd.data.sampler import ShardedBatchSampler
 from ssd.data.windows import check_policy
-from ssd.frontend.lfcc import frame_geometry
 from ssd.frontend.ssl import SslBackbone, resolve_training_config
 from ssd.inference import score_table
 from ssd.metrics.eer import compute_eer
@@ -143,7 +142,7 @@ class Harness:
         if augmented:  # the train table is audio now
             fs, features = self.train_table.fs, None
             if features_on_the_fly:
-                crop = frame_geometry(fs)[1] * (self.length + 1)  # samples that make self.length frames
+                crop = frontend.samples_for(self.length, fs)
                 features = functools.partial(frontend.features, fs=fs)
             if boost or features is not None:
                 augment = crop_augmenter(boost, fs, features)

@@ -139,3 +139,14 @@ def test_dump_job_writes_the_4ms_spectrogram(tmp_path):
     assert main(["--frontend", "spectrogram_4ms", str(scp_in), f"ark,scp:{tmp_path / 'f.ark'},{scp}"]) == 0
     audio, fs = sf.read(DATA / "speech_16000.flac", dtype="float64")
     assert np.array_equal(kaldiio.load_scp(str(scp))["utt"], short_time_spectrogram(audio, fs, np.float32))
+
+
+@pytest.mark.parametrize("name", ["lfcc", "spectrogram", "spectrogram_4ms"])
+def test_a_crop_cut_from_the_audio_gives_exactly_the_frames_asked_for(name):
+    """Augmented training cuts samples_for(n) samples and computes the front end on them: n frames."""
+    fe = build_frontend(name)
+    for frames in (2, 200, 1000):
+        samples = fe.samples_for(frames, 16000)
+        win, hop = fe.geometry(16000)
+        assert fe.length(samples, 16000) == frames and samples == (frames - 1) * hop + win
+        assert fe.features(np.zeros(samples), 16000).shape == (frames, fe.dim)

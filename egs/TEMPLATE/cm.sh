@@ -247,7 +247,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
       for name in utt2spk spk2utt utt2label utt2attack asv_scores.txt corpus; do
         [ -f "data/${dset}/${name}" ] && cp "data/${dset}/${name}" "${dump}/${name}"
       done
-      # The audio too, one file per utterance (no segments): RawBoost under LFCC trains from it.
+      # The audio too, one file per utterance (no segments): augmented training cuts its crops from it.
       [ "${list}" = wav.scp ] && cp "data/${dset}/wav.scp" "${dump}/wav.scp"
       if [ -s "${dump}/bad_utts" ]; then
         log "warning: ${dset}: $(wc -l < "${dump}/bad_utts") utterances skipped, listed in ${dump}/bad_utts"

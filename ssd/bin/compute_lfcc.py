@@ -25,10 +25,10 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--fs", type=int, default=16000,
                         help="required sampling rate in Hz (default: %(default)s)")
-    parser.add_argument("--frontend", default="lfcc",
-                        choices=dumped_frontends(),
+    parser.add_argument("--frontend", default="lfcc", choices=dumped_frontends(),
                         help="lfcc: the official LFCC; spectrogram: the 257-bin log power spectrogram on the "
-                        "LFCC's frames (default: %(default)s)")
+                        "LFCC's frames; spectrogram_4ms: 33 bins of 4 ms frames every 1 ms "
+                        "(default: %(default)s)")
     parser.add_argument("--write-utt2num-frames", metavar="FILE", help="also write 'utt num_frames' lines")
     parser.add_argument("--skip-bad-utts", metavar="FILE",
                         help="skip unreadable utterances with a warning and list them as 'utt reason' "

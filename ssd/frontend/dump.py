@@ -1,4 +1,4 @@
-"""One feature-dump job: ``wav.scp`` -> a front end's features (the official LFCC, or the log power
+"""One feature-dump job: ``wav.scp`` -> a front end's features (the official LFCC, or a log power
 spectrogram) in a Kaldi ark/scp, plus ``utt2num_frames``.
 
 This is the library behind ``ssd-compute-lfcc``; the recipe runs one job per ``wav.scp`` split (or per
@@ -117,9 +117,9 @@ def dump_features(
     ``segments`` (Kaldi's ``utt recording start end``) the utterances are those segments of the wav.scp
     recordings; ``resample`` resamples audio at another rate to ``fs`` instead of refusing it.
     """
-    if frontend not in dumped_frontends():
-        raise ValueError(f"front end {frontend!r} has no features to dump; dumped: "
-                         f"{', '.join(dumped_frontends())}")
+    dumped = dumped_frontends()
+    if frontend not in dumped:
+        raise ValueError(f"front end {frontend!r} has no features to dump; dumped: {', '.join(dumped)}")
     fe = build_frontend(frontend)
     fe.length(0, fs)  # a bad rate fails before any work
     pipes, timeout = pipes_allowed(pipes), pipe_timeout()  # a bad setting fails before any work

@@ -38,10 +38,14 @@ def frame_geometry(fs: int) -> tuple[int, int]:
     return win, win // 2
 
 
+def count_frames(num_samples: int, win: int, hop: int) -> int:
+    """Frames of ``win`` samples every ``hop``, the last one zero-padded, never fewer than one."""
+    return max(1, -(-(num_samples - (win - hop)) // hop))
+
+
 def num_frames(num_samples: int, fs: int) -> int:
     """Frames MATLAB's ``buffer(x, win, win/2, 'nodelay')`` makes, but never fewer than one."""
-    win, hop = frame_geometry(fs)
-    return max(1, -(-(num_samples - (win - hop)) // hop))
+    return count_frames(num_samples, *frame_geometry(fs))
 
 
 @functools.lru_cache(maxsize=8)

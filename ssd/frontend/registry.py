@@ -32,7 +32,7 @@ class LfccFrontEnd:
 
     def length(self, num_samples: int, fs: int) -> int:
         """Frames of a ``num_samples``-long signal."""
-        return lfcc.num_frames(num_samples, fs)
+        return lfcc.count_frames(num_samples, *self.geometry(fs))
 
     def samples_for(self, frames: int, fs: int) -> int:
         """Samples of ``frames`` whole windows, none zero-padded: a training crop cut from the audio."""
@@ -45,7 +45,7 @@ class LfccFrontEnd:
 
     def settings(self, fs: int) -> dict[str, Any]:
         """What a packed model records so that its features can be recomputed anywhere."""
-        win, hop = lfcc.frame_geometry(fs)
+        win, hop = self.geometry(fs)
         return {
             "name": "lfcc-asvspoof2019", "fs": fs, "preemphasis": lfcc.PREEMPHASIS, "window_samples": win,
             "hop_samples": hop, "window": "hamming-symmetric", "nfft": lfcc.NFFT,
@@ -61,45 +61,37 @@ class SpectrogramFrontEnd(LfccFrontEnd):
     name: ClassVar[str] = "spectrogram"
     table: ClassVar[str] = "spectrogram"
     dim: ClassVar[int] = spectrogram.NUM_BINS
+    window: ClassVar[str] = "hamming-symmetric"
+    nfft: ClassVar[int] = lfcc.NFFT
 
     def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
         """(frames, 257) float32 log10 power spectrogram of a mono float waveform."""
         return spectrogram.log_power_spectrogram(waveform, fs).astype(np.float32)
 
     def settings(self, fs: int) -> dict[str, Any]:
-        win, hop = lfcc.frame_geometry(fs)
+        win, hop = self.geometry(fs)
         return {
             "name": "log-power-spectrogram", "fs": fs, "preemphasis": lfcc.PREEMPHASIS,
-            "window_samples": win, "hop_samples": hop, "window": "hamming-symmetric", "nfft": lfcc.NFFT,
+            "window_samples": win, "hop_samples": hop, "window": self.window, "nfft": self.nfft,
             "log": "log10(|FFT|^2 + eps)", "feature_dim": self.dim, "dtype": "float32",
         }
 
 
-class ShortSpectrogramFrontEnd(LfccFrontEnd):
+class ShortSpectrogramFrontEnd(SpectrogramFrontEnd):
     """The 4 ms log power spectrogram (:mod:`ssd.frontend.spectrogram`): 33 bins every 1 ms."""
 
     name: ClassVar[str] = "spectrogram_4ms"
     table: ClassVar[str] = "spectrogram_4ms"
     dim: ClassVar[int] = spectrogram.SHORT_BINS
+    window: ClassVar[str] = "hann-symmetric"
+    nfft: ClassVar[int] = spectrogram.SHORT_NFFT
 
     def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
         """(frames, 33) float32 log10 power spectrogram of 4 ms frames every 1 ms."""
         return spectrogram.short_time_spectrogram(waveform, fs, np.float32)
 
-    def length(self, num_samples: int, fs: int) -> int:
-        return spectrogram.short_num_frames(num_samples, fs)
-
     def geometry(self, fs: int) -> tuple[int, int]:
         return spectrogram.short_frame_geometry(fs)
-
-    def settings(self, fs: int) -> dict[str, Any]:
-        win, hop = self.geometry(fs)
-        return {
-            "name": "log-power-spectrogram", "fs": fs, "preemphasis": lfcc.PREEMPHASIS,
-            "window_samples": win, "hop_samples": hop, "window": "hann-symmetric",
-            "nfft": spectrogram.SHORT_NFFT, "log": "log10(|FFT|^2 + eps)", "feature_dim": self.dim,
-            "dtype": "float32",
-        }
 
 
 class RawFrontEnd:
@@ -149,7 +141,7 @@ def dumped_frontends() -> list[str]:
     return sorted(name for name, cls in FRONTENDS.items() if cls.dumps)
 
 
-def build_frontend(name: str) -> LfccFrontEnd | SpectrogramFrontEnd | ShortSpectrogramFrontEnd | RawFrontEnd:
+def build_frontend(name: str) -> LfccFrontEnd | RawFrontEnd:
     """The front end registered as ``name``; an unknown name is an error listing the known ones."""
     if name not in FRONTENDS:
         raise ValueError(f"unknown front end {name!r}; registered: {', '.join(sorted(FRONTENDS))}")

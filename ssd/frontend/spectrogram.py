@@ -16,7 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ssd.frontend.lfcc import LOG_FLOOR, NFFT, PREEMPHASIS, as_mono_float64, num_frames, power_blocks
+from ssd.frontend.lfcc import (
+    LOG_FLOOR,
+    NFFT,
+    PREEMPHASIS,
+    as_mono_float64,
+    count_frames,
+    num_frames,
+    power_blocks,
+)
 
 NUM_BINS = NFFT // 2 + 1
 SHORT_WINDOW_MS, SHORT_HOP_MS, SHORT_NFFT = 4, 1, 64
@@ -45,19 +53,13 @@ def short_frame_geometry(fs: int) -> tuple[int, int]:
     return win, fs * SHORT_HOP_MS // 1000
 
 
-def short_num_frames(num_samples: int, fs: int) -> int:
-    """Frames of the 4 ms spectrogram: the LFCC's rule (the last frame zero-padded), at least one."""
-    win, hop = short_frame_geometry(fs)
-    return max(1, -(-(num_samples - (win - hop)) // hop))
-
-
 def short_time_spectrogram(waveform: np.ndarray, fs: int, dtype: type = np.float64) -> np.ndarray:
     """(frames, 33) log10(|FFT_64|^2 + eps) of 4 ms pre-emphasised Hann frames every 1 ms, computed in
     float64 block by block and stored as ``dtype`` (float32 for a dump: 33 values a millisecond, so an
     hour of audio is 0.5 GB as float32 and twice that as float64)."""
     x = as_mono_float64(waveform)
     win, hop = short_frame_geometry(fs)
-    total = short_num_frames(x.size, fs)
+    total = count_frames(x.size, win, hop)
     emphasised = np.empty((total - 1) * hop + win)
     emphasised[0] = x[0]
     np.subtract(x[1:], PREEMPHASIS * x[:-1], out=emphasised[1 : x.size])

@@ -27,7 +27,7 @@ def get_parser() -> argparse.ArgumentParser:
                         help="required sampling rate in Hz (default: %(default)s)")
     parser.add_argument("--frontend", default="lfcc", choices=dumped_frontends(),
                         help="lfcc: the official LFCC; spectrogram: the 257-bin log power spectrogram on the "
-                        "LFCC's frames; spectrogram_4ms: 33 bins of 4 ms frames every 1 ms "
+                        "LFCC's frames; spectrogram_4ms: 33 bins of 4 ms frames every 2 ms "
                         "(default: %(default)s)")
     parser.add_argument("--write-utt2num-frames", metavar="FILE", help="also write 'utt num_frames' lines")
     parser.add_argument("--skip-bad-utts", metavar="FILE",

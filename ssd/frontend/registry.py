@@ -78,7 +78,7 @@ class SpectrogramFrontEnd(LfccFrontEnd):
 
 
 class ShortSpectrogramFrontEnd(SpectrogramFrontEnd):
-    """The 4 ms log power spectrogram (:mod:`ssd.frontend.spectrogram`): 33 bins every 1 ms."""
+    """The 4 ms log power spectrogram (:mod:`ssd.frontend.spectrogram`): 33 bins every 2 ms."""
 
     name: ClassVar[str] = "spectrogram_4ms"
     table: ClassVar[str] = "spectrogram_4ms"
@@ -87,7 +87,7 @@ class ShortSpectrogramFrontEnd(SpectrogramFrontEnd):
     nfft: ClassVar[int] = spectrogram.SHORT_NFFT
 
     def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
-        """(frames, 33) float32 log10 power spectrogram of 4 ms frames every 1 ms."""
+        """(frames, 33) float32 log10 power spectrogram of 4 ms frames every 2 ms."""
         return spectrogram.short_time_spectrogram(waveform, fs, np.float32)
 
     def geometry(self, fs: int) -> tuple[int, int]:

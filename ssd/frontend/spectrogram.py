@@ -6,10 +6,10 @@ single pitch pulses in time.
   (frames, 257), the input of the LCNN on "LPS" that was the best single system of ASVspoof 2019 LA
   (Lavrentyeva et al., Interspeech 2019). The LFCC keeps the spectral envelope alone; what many
   vocoders get wrong lies between the harmonics that this spectrogram still resolves.
-- :func:`short_time_spectrogram`: 4 ms symmetric Hann windows every 1 ms, |FFT_64|^2, log10: (frames,
-  33). A window shorter than a pitch period shows each glottal pulse as its own column; a vocoder that
-  rebuilds the phase (Griffin-Lim) or makes its own excitation smears or reshapes them, which no 20 ms
-  frame can see (README "What holds dev at 14 %").
+- :func:`short_time_spectrogram`: 4 ms symmetric Hann windows every 2 ms (half overlap, so every sample
+  is weighted alike), |FFT_64|^2, log10: (frames, 33). A window shorter than a pitch period shows each
+  glottal pulse on its own; a vocoder that rebuilds the phase (Griffin-Lim) or makes its own excitation
+  smears or reshapes them, which no 20 ms frame can see (README "What holds dev at 14 %").
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ssd.frontend.lfcc import (
 )
 
 NUM_BINS = NFFT // 2 + 1
-SHORT_WINDOW_MS, SHORT_HOP_MS, SHORT_NFFT = 4, 1, 64
+SHORT_WINDOW_MS, SHORT_HOP_MS, SHORT_NFFT = 4, 2, 64
 SHORT_BINS = SHORT_NFFT // 2 + 1
 SHORT_BLOCK = 4096  # frames per FFT block: bounded memory on long recordings
 
@@ -44,7 +44,7 @@ def log_power_spectrogram(waveform: np.ndarray, fs: int) -> np.ndarray:
 
 
 def short_frame_geometry(fs: int) -> tuple[int, int]:
-    """Window and hop of the 4 ms spectrogram in samples (64 and 16 at 16 kHz)."""
+    """Window and hop of the 4 ms spectrogram in samples (64 and 32 at 16 kHz)."""
     if fs <= 0 or fs % 1000:
         raise ValueError(f"the 4 ms spectrogram needs a sampling rate that is a multiple of 1 kHz, got {fs}")
     win = fs * SHORT_WINDOW_MS // 1000
@@ -54,9 +54,9 @@ def short_frame_geometry(fs: int) -> tuple[int, int]:
 
 
 def short_time_spectrogram(waveform: np.ndarray, fs: int, dtype: type = np.float64) -> np.ndarray:
-    """(frames, 33) log10(|FFT_64|^2 + eps) of 4 ms pre-emphasised Hann frames every 1 ms, computed in
-    float64 block by block and stored as ``dtype`` (float32 for a dump: 33 values a millisecond, so an
-    hour of audio is 0.5 GB as float32 and twice that as float64)."""
+    """(frames, 33) log10(|FFT_64|^2 + eps) of 4 ms pre-emphasised Hann frames every 2 ms, computed in
+    float64 block by block and stored as ``dtype`` (float32 for a dump: 33 values every 2 ms, so an
+    hour of audio is 0.24 GB as float32 and twice that as float64)."""
     x = as_mono_float64(waveform)
     win, hop = short_frame_geometry(fs)
     total = count_frames(x.size, win, hop)

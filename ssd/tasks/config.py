@@ -20,24 +20,36 @@ def _strict(cls: type, section: str, cfg: dict[str, Any] | None) -> dict[str, An
 
 @dataclass(frozen=True)
 class TaskWeights:
-    """Auxiliary-task weights; a weight of 0 switches the task (and its network) off."""
+    """Auxiliary-task weights; a weight of 0 switches the task (and its network) off. Plus S2's one
+    switch, ``converted_bn_stats``: whether the backbone's forwards of converted spoofs (two of its
+    three forwards per step) update its BatchNorm running statistics. The reference's do; until the
+    converter has learnt to stay close to its input, its outputs then set the statistics that evaluation
+    normalises real speech with (a short schedule's conv and all variants score near chance in eval mode
+    while their training loss falls). ``false`` keeps the running statistics those of real inputs."""
 
     recon: float = 0.0  # lambda_r, S1 bona fide reconstruction (paper 0.04)
     conv: float = 0.0  # lambda_c, S2 detector loss on converted spoofs (paper 0.0003)
     adversary_weight: float = 1.0  # delta, S2 autoencoder's weight on fooling the detector
     mse_weight: float = 1.0  # S2 autoencoder's weight on staying close to its input
     spk: float = 0.0  # lambda_m, S3 speaker classification (paper 0.00005)
+    converted_bn_stats: bool = True  # S2: converted spoofs update BatchNorm running stats (the reference)
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None) -> TaskWeights:
-        """From ``tasks: {recon: {weight}, conv: {weight, adversary_weight, mse_weight}, spk: {weight}}``."""
+        """From ``tasks: {recon: {weight}, conv: {weight, adversary_weight, mse_weight,
+        converted_bn_stats}, spk: {weight}}``."""
         cfg = dict(cfg or {})
-        allowed = {"recon": {"weight"}, "conv": {"weight", "adversary_weight", "mse_weight"},
+        allowed = {"recon": {"weight"},
+                   "conv": {"weight", "adversary_weight", "mse_weight", "converted_bn_stats"},
                    "spk": {"weight"}}
         unknown = sorted(set(cfg) - set(allowed))
         if unknown:
             raise ValueError(f"unknown task(s) in tasks: {unknown}; known: {sorted(allowed)}")
-        out: dict[str, float] = {}
+        out: dict[str, Any] = {}
+        switch = (cfg.get("conv") or {}).get("converted_bn_stats", True)
+        if not isinstance(switch, bool):
+            raise ValueError(f"tasks.conv.converted_bn_stats must be true or false, got {switch!r}")
+        out["converted_bn_stats"] = switch
         for task, keys in allowed.items():
             section = dict(cfg.get(task) or {})
             bad = sorted(set(section) - keys)
@@ -45,7 +57,7 @@ class TaskWeights:
                 raise ValueError(f"unknown key(s) in tasks.{task}: {bad}; known: {sorted(keys)}")
             if "weight" in section:
                 out[task] = float(section["weight"])
-            for key in keys - {"weight"}:
+            for key in keys - {"weight", "converted_bn_stats"}:
                 if key in section:
                     out[key] = float(section[key])
         weights = cls(**out)

@@ -162,6 +162,21 @@ def _sq_err(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @contextlib.contextmanager
+def _frozen_running_stats(module: nn.Module) -> Iterator[None]:
+    """Training forwards that normalise with their batch statistics but leave the running ones as they
+    are (``tasks.conv.converted_bn_stats: false``)."""
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+           and m.training and m.track_running_stats]
+    for m in bns:
+        m.track_running_stats = False
+    try:
+        yield
+    finally:
+        for m in bns:
+            m.track_running_stats = True
+
+
+@contextlib.contextmanager
 def _double_running_stats_update(module: nn.Module) -> Iterator[None]:
     """Makes one training forward update BatchNorm running stats as two identical forwards would.
 
@@ -342,6 +357,13 @@ class MultiTaskTrainer:
             embedding, logits = self.model.embed(x)
         return _loss_precision(embedding), _loss_precision(logits)
 
+    def _converted_forward(self) -> contextlib.AbstractContextManager:
+        """Where the backbone sees converted spoofs: their statistics reach its running ones only as
+        ``tasks.conv.converted_bn_stats`` says."""
+        if self.weights.converted_bn_stats:
+            return contextlib.nullcontext()
+        return _frozen_running_stats(self.model.backbone)
+
     def _convert(self, x_spoof: torch.Tensor) -> torch.Tensor:
         with self._autocast():
             converted = self.model.converter(x_spoof.unsqueeze(1))
@@ -366,7 +388,8 @@ class MultiTaskTrainer:
         if m.converter is not None:
             conv_det = cm.new_zeros(())
             if converted is not None:
-                emb_c, logits_c = self._embed(converted)
+                with self._converted_forward():
+                    emb_c, logits_c = self._embed(converted)
                 conv_det = m.cm_loss(emb_c, logits_c, torch.ones_like(b.idx_spoof))
                 total = total + w.conv * conv_det
             stats["conv_det"] = conv_det
@@ -396,7 +419,8 @@ class MultiTaskTrainer:
     def _adversary_loss(self, b: _Batch, x_spoof: torch.Tensor,
                         converted: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The converter's objective on the updated detector (the required third backbone forward)."""
-        embedding, logits = self._embed(converted)
+        with self._converted_forward():
+            embedding, logits = self._embed(converted)
         adv = self.model.cm_loss(embedding, logits, torch.zeros_like(b.idx_spoof))
         mse = _sq_err(converted, x_spoof)
         loss = self.weights.adversary_weight * adv + self.weights.mse_weight * mse

@@ -160,6 +160,43 @@ def test_efficient_step_skips_the_avoidable_work(mini_cfg, mini_batch):
     assert counts[False] == {"conv_forward": 2, "backbone_grad": 2, "converter_grad": 2}
 
 
+def _running_stats(module):
+    return {k: v.clone() for k, v in module.state_dict().items() if "running_" in k or "num_batches" in k}
+
+
+@pytest.mark.parametrize("efficient", [True, False])
+def test_converted_bn_stats_false_keeps_the_running_stats_those_of_real_inputs(mini_cfg, mini_batch,
+                                                                               efficient):
+    """Off, the backbone's running statistics after a conv step are those of its one forward of the real
+    batch; on (the reference), the two forwards of converted spoofs move them too. Either way the
+    converted spoofs are normalised with their own batch statistics, so the losses are the same."""
+    feats, labels, speakers = mini_batch(LABELS)
+    cfg = mini_cfg(efficient=efficient)
+    model, _ = make(cfg)
+    model.backbone.train()
+    with torch.no_grad():
+        model.backbone(feats)
+    real_only = _running_stats(model.backbone)
+    stats, after = {}, {}
+    for switch in (True, False):
+        cfg["tasks"]["conv"]["converted_bn_stats"] = switch
+        model, trainer = make(cfg)
+        stats[switch] = trainer.train_step(feats, labels, speakers)
+        after[switch] = _running_stats(model.backbone)
+    assert after[False].keys() == real_only.keys() and len(real_only) > 0
+    for key in real_only:
+        torch.testing.assert_close(after[False][key], real_only[key], rtol=0, atol=0, msg=key)
+    assert any(not torch.equal(after[True][k], real_only[k]) for k in real_only if k.endswith("running_mean"))
+    assert stats[False] == pytest.approx(stats[True], rel=1e-6)
+
+
+def test_converted_bn_stats_must_be_a_boolean(mini_cfg):
+    cfg = mini_cfg()
+    cfg["tasks"]["conv"]["converted_bn_stats"] = "no"
+    with pytest.raises(ValueError, match="tasks.conv.converted_bn_stats must be true or false, got 'no'"):
+        make(cfg)
+
+
 @pytest.mark.parametrize("efficient", [True, False])
 @pytest.mark.parametrize(
     "labels", [[0, 0, 0, 0], [1, 1, 1, 1], [0, 1, 1, 1], [1, 0, 0, 0], [0], [1]],

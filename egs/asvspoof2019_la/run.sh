@@ -34,7 +34,7 @@ done
 # Every run trains the official LFCC-GMM baseline beside the detectors (512 components, the organisers'
 # setting, on either corpus), as the reference row of RESULTS.md; stage 2 dumps the LFCC it reads
 # whatever the detectors' front end.
-train_base=conf/train_mini.yaml
+train_base=conf/train_mini_spectrogram_4ms.yaml
 nj=2
 require_gpu=false
 systems=lfcc_gmm

@@ -39,7 +39,7 @@ def test_help_answers_at_once_and_installs_nothing(repo_root, tmp_path):
     # PYTHON=false: were tools/setup.sh run, creating the venv would fail and so would --help.
     result = _run(root / RECIPE, "run.sh", "--help", env={"PYTHON": "false"})
     assert result.returncode == 0, result.stderr
-    assert "--train-base conf/train_mini.yaml" in result.stdout + result.stderr
+    assert "--train-base conf/train_mini_spectrogram_4ms.yaml" in result.stdout + result.stderr
     assert not (root / "tools" / "venv").exists()
 
 
@@ -102,9 +102,12 @@ def test_reference_systems_run_without_variants(trained_recipe, scratch_recipe):
 
 def test_mini_corpus_keeps_its_profile_under_train_opts(trained_recipe, repo_root):
     """The recipe tests train with --train-opts "--epochs 1" only: the mini profile must still apply."""
-    mini = yaml.safe_load((repo_root / RECIPE / "conf" / "train_mini.yaml").read_text())
+    conf = repo_root / RECIPE / "conf"
+    profile = yaml.safe_load((conf / "train_mini_spectrogram_4ms.yaml").read_text())
+    mini = yaml.safe_load((conf / profile["base"]).read_text())
     config = yaml.safe_load((trained_recipe / "exp" / "ocsoftmax_vanilla" / "config.yaml").read_text())
-    assert config["model"]["input_length"] == mini["model"]["input_length"]
+    assert config["model"]["frontend"] == profile["model"]["frontend"] == "spectrogram_4ms"
+    assert config["model"]["input_length"] == profile["model"]["input_length"]
     assert config["model"]["resnet"]["channels"] == mini["model"]["resnet"]["channels"]
     assert config["train"]["epochs"] == 1
 

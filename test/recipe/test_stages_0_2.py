@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import kaldiio
 import numpy as np
+import pytest
 from helpers import run_recipe
 
 from ssd.data.datadir import read_kv
 from ssd.frontend.audio import read_audio
 from ssd.frontend.lfcc import lfcc
+from ssd.frontend.spectrogram import short_time_spectrogram
 
 SETS = ("train", "dev", "eval")
 
@@ -33,16 +35,18 @@ def test_data_dirs(mini_recipe):
     assert not (mini_recipe / "data" / "train" / "asv_scores.txt").exists()
 
 
-def test_features(mini_recipe):
+@pytest.mark.parametrize(("table", "dim"), [("spectrogram_4ms", 33), ("lfcc", 60)])
+def test_features(mini_recipe, table, dim):
+    """The default profile's table and the LFCC of the GMM row, for every set."""
     for subset in SETS:
-        dump = mini_recipe / "dump" / "lfcc" / subset
+        dump = mini_recipe / "dump" / table / subset
         assert (dump / ".done").exists()
         feats = kaldiio.load_scp(str(dump / "feats.scp"))
         num_frames = {k: int(v) for k, v in read_kv(dump / "utt2num_frames").items()}
         assert set(feats) == set(read_kv(mini_recipe / "data" / subset / "wav.scp")) == set(num_frames)
         for utt in feats:
             mat = feats[utt]
-            assert mat.shape == (num_frames[utt], 60) and mat.dtype == np.float32
+            assert mat.shape == (num_frames[utt], dim) and mat.dtype == np.float32
             assert np.isfinite(mat).all()
 
 
@@ -83,14 +87,20 @@ def test_stage2_cuts_segments_and_resamples_on_request(mini_recipe):
     only = ("--stage", "2", "--stop-stage", "2", "--train-set", "seg", "--dev-set", "seg", "--test-sets",
             "seg")
     refused = run_recipe(mini_recipe, *only)
-    logs = "".join(p.read_text() for p in (mini_recipe / "dump" / "lfcc" / "seg" / "log").glob("lfcc.*.log"))
+    log_dir = mini_recipe / "dump" / "spectrogram_4ms" / "seg" / "log"
+    logs = "".join(p.read_text() for p in log_dir.glob("spectrogram_4ms.*.log"))
     assert refused.returncode != 0 and "8000 Hz, expected 16000 Hz" in logs
     result = run_recipe(mini_recipe, *only, "--resample", "true", "--nj", "2")
     assert result.returncode == 0, result.stderr[-3000:]
-    feats = dict(kaldiio.load_scp_sequential(str(mini_recipe / "dump" / "lfcc" / "seg" / "feats.scp")))
-    assert sorted(feats) == sorted(u for u, *_ in rows)
+    # The default profile's table, and the LFCC beside it for the GMM row.
+    tables = {name: dict(kaldiio.load_scp_sequential(str(mini_recipe / "dump" / name / "seg" / "feats.scp")))
+              for name in ("spectrogram_4ms", "lfcc")}
+    for feats in tables.values():
+        assert sorted(feats) == sorted(u for u, *_ in rows)
     for utt, rec, start, end in rows:
         samples, fs = read_audio(f"sox -R -D {dict(recordings)[rec]} -r 8000 -t wav - |", rec, 16000,
                                  resample_to_expected=True)
         piece = samples[round(start * fs):None if end == -1 else round(end * fs)]
-        np.testing.assert_array_equal(feats[utt], lfcc(piece, fs).astype(np.float32))
+        np.testing.assert_array_equal(tables["lfcc"][utt], lfcc(piece, fs).astype(np.float32))
+        np.testing.assert_array_equal(tables["spectrogram_4ms"][utt],
+                                      short_time_spectrogram(piece, fs, np.float32))

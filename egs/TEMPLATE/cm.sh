@@ -186,11 +186,17 @@ fi
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   log "Stage 2: ${tables// / and } features (data/<set>/wav.scp -> ${dumpdir}/{${tables// /,}}/<set>, nj=${nj})"
   for table in ${tables}; do
+    # What each dump records of its front end, so that one computed otherwise is redone, never reused.
+    settings=""
+    [ "${table}" = raw ] || settings=$(ssd-compute-lfcc --frontend "${table}" --fs "${fs}" --print-settings)
     for dset in ${all_sets}; do
       dump=${dumpdir}/${table}/${dset}
       if [ -f "${dump}/.done" ]; then
-        log "${dump} is complete (remove ${dump}/.done to redo it)"
-        continue
+        if [ "${table}" = raw ] || [ "$(cat "${dump}/frontend.json" 2>/dev/null)" = "${settings}" ]; then
+          log "${dump} is complete (remove ${dump}/.done to redo it)"
+          continue
+        fi
+        log "${dump} was computed with other ${table} settings than this version's (${dump}/frontend.json): redoing it"
       fi
       if [ "${table}" = raw ] && { [ -f "data/${dset}/segments" ] || "${resample}"; }; then
         log "error: data/${dset}: the raw front end reads the audio as wav.scp lists it: no segments file and no"
@@ -259,6 +265,7 @@ if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
         utils/utt2spk_to_spk2utt.pl "${dump}/utt2spk" > "${dump}/spk2utt"
       fi
       utils/validate_data_dir.sh --no-spk-sort "${dump}"
+      printf '%s\n' "${settings}" > "${dump}/frontend.json"
       touch "${dump}/.done"
       log "${dset}: $(wc -l < "${dump}/feats.scp") feature matrices in ${dump}/feats.scp"
     done

@@ -9,6 +9,7 @@ import sys
 
 from ssd.frontend.audio import MIN_SECONDS, PIPES_ENV, TIMEOUT_ENV
 from ssd.frontend.dump import dump_features
+from ssd.frontend.dump_settings import SETTINGS_FILE, settings_record
 from ssd.frontend.registry import dumped_frontends
 
 
@@ -41,16 +42,28 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resample", action="store_true",
                         help="resample audio at another rate to --fs (polyphase, as ssd-detect) instead of "
                         "refusing it")
-    parser.add_argument("wav_scp", help="Kaldi wav.scp: 'utt path', 'utt wav.ark:offset' or 'utt command |' "
-                        "(a trusted command, run by bash)")
-    parser.add_argument("wspecifier",
+    parser.add_argument("--print-settings", action="store_true",
+                        help=f"print the json record of --frontend at --fs that stage 2 keeps as "
+                        f"{SETTINGS_FILE} beside a dump, and exit")
+    parser.add_argument("wav_scp", nargs="?", help="Kaldi wav.scp: 'utt path', 'utt wav.ark:offset' or "
+                        "'utt command |' (a trusted command, run by bash)")
+    parser.add_argument("wspecifier", nargs="?",
                         help="e.g. ark,scp:feats.ark,feats.scp (paths go verbatim into the scp)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one feature-dump job; exit status 1 with the failing utterance named on any data error."""
-    args = get_parser().parse_args(argv)
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    if args.print_settings:
+        try:
+            print(settings_record(args.frontend, args.fs))
+        except ValueError as err:
+            parser.error(str(err))
+        return 0
+    if args.wspecifier is None:
+        parser.error("the following arguments are required: wav_scp, wspecifier")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     try:

@@ -28,6 +28,7 @@ import torch
 
 from ssd.data.datadir import c_sorted, read_kv
 from ssd.data.dataset import FeatureTable, WaveTable
+from ssd.frontend.dump_settings import check_dump_settings
 from ssd.inference import load_model, score_table, table_plan
 from ssd.utils.distributed import pick_device
 from ssd.utils.fileio import atomic_write
@@ -110,6 +111,7 @@ def run(args: argparse.Namespace) -> None:
     if raw:
         table = WaveTable(feats, utt2label if labelled else None)
     else:
+        check_dump_settings(feats.parent, frontend)
         table = FeatureTable(feats, utt2label if labelled else None, cache="no", feat_dim=frontend.dim,
                              utt2num_frames=feats.parent / "utt2num_frames")
     utts = c_sorted(read_kv(utt2label)) if labelled else table.utts

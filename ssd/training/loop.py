@@ -37,6 +37,7 @@ from ssd.augment.rawboost import algorithm_of, crop_augmenter
 from ssd.data.dataset import RandomCropDataset, collate_crops, open_table, read_speakers
 from ssd.data.sampler import ShardedBatchSampler
 from ssd.data.windows import check_policy
+from ssd.frontend.dump_settings import check_dump_settings
 from ssd.frontend.ssl import SslBackbone, resolve_training_config
 from ssd.inference import score_table
 from ssd.metrics.eer import compute_eer
@@ -126,6 +127,12 @@ class Harness:
             raise TrainingError(f"{' and '.join(augmented)} on the {frontend.name} front end trains from the "
                                 f"audio, and {data['train_dir']} has no wav.scp (stage 2 copies "
                                 "data/<set>/wav.scp there when there is no segments file; rerun it)")
+        if frontend.dumps:
+            try:
+                for key in ("dev_dir",) if features_on_the_fly else ("train_dir", "dev_dir"):
+                    check_dump_settings(data[key], frontend)
+            except ValueError as err:
+                raise TrainingError(str(err)) from None
         table_args = {"cache": data["cache"], "cache_max_gb": float(data["cache_max_gb"]),
                       "feat_dim": frontend.dim}
         self.train_table = open_table("raw" if features_on_the_fly else frontend.table, data["train_dir"],

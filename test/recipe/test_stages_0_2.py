@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import kaldiio
 import numpy as np
 import pytest
@@ -104,3 +110,51 @@ def test_stage2_cuts_segments_and_resamples_on_request(mini_recipe):
         np.testing.assert_array_equal(tables["lfcc"][utt], lfcc(piece, fs).astype(np.float32))
         np.testing.assert_array_equal(tables["spectrogram_4ms"][utt],
                                       short_time_spectrogram(piece, fs, np.float32))
+
+
+def _stale(record: Path) -> None:
+    """Rewrites a dump's front-end record as an older geometry would have left it."""
+    settings = json.loads(record.read_text())
+    settings["hop_samples"] //= 2
+    record.write_text(json.dumps(settings, sort_keys=True) + "\n")
+
+
+def test_a_dump_computed_with_other_settings_is_redone_not_reused(mini_recipe):
+    """Each dump records its front end (frontend.json, as ssd-compute-lfcc --print-settings says); stage 2
+    redoes a finished dump whose record differs (here the 4 ms spectrogram at the hop of an older ssd)."""
+    dump = mini_recipe / "dump" / "spectrogram_4ms" / "dev"
+    printed = subprocess.run([sys.executable, "-m", "ssd.bin.compute_lfcc", "--frontend", "spectrogram_4ms",
+                              "--print-settings"], capture_output=True, text=True, check=True).stdout
+    assert (dump / "frontend.json").read_text() == printed
+    assert json.loads(printed)["hop_samples"] == 32
+    before = (dump / "feats.scp").read_text()
+    features = dict(kaldiio.load_scp_sequential(str(dump / "feats.scp")))
+    _stale(dump / "frontend.json")
+    result = run_recipe(mini_recipe, "--stage", "2", "--stop-stage", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    redone = f"{dump.relative_to(mini_recipe)} was computed with other spectrogram_4ms settings"
+    assert redone in result.stderr
+    assert "dump/lfcc/dev is complete" in result.stderr  # the other table and sets are kept
+    assert (dump / "frontend.json").read_text() == printed and (dump / "feats.scp").read_text() == before
+    again = dict(kaldiio.load_scp_sequential(str(dump / "feats.scp")))
+    assert again.keys() == features.keys() and all(np.array_equal(again[k], features[k]) for k in features)
+
+
+def test_training_refuses_a_dump_of_other_settings(mini_recipe, tmp_path):
+    """A dump dir given by hand whose record differs from the model's front end: an error naming the file
+    and the setting, before any training."""
+    source = mini_recipe / "dump" / "spectrogram_4ms" / "dev"
+    stale = tmp_path / "dev"
+    shutil.copytree(source, stale)
+    _stale(stale / "frontend.json")
+    conf = mini_recipe / "conf"
+    train = subprocess.run([sys.executable, "-m", "ssd.bin.train",
+                            "--config", str(conf / "train_ocsoftmax_vanilla.yaml"),
+                            "--base", str(conf / "train_mini_spectrogram_4ms.yaml"),
+                            "--train-dir", str(source), "--dev-dir", str(stale),
+                            "--exp-dir", str(tmp_path / "exp"), "--epochs", "1"],
+                           capture_output=True, text=True, cwd=mini_recipe)
+    assert train.returncode != 0
+    assert f"{stale / 'frontend.json'}: these features were computed with other spectrogram_4ms settings " \
+           "(they differ in hop_samples)" in train.stderr
+    assert not (tmp_path / "exp" / "last.pt").exists()

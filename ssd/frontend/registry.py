@@ -25,6 +25,7 @@ class LfccFrontEnd:
     unit: ClassVar[str] = "frames"
     dim: ClassVar[int] = lfcc.FEATURE_DIM
     dumps: ClassVar[bool] = True
+    spectral: ClassVar[bool] = False  # whether the dims are frequency bins (data.freq_mask)
 
     def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
         """(frames, 60) float32 LFCC of a mono float waveform."""
@@ -61,6 +62,7 @@ class SpectrogramFrontEnd(LfccFrontEnd):
     name: ClassVar[str] = "spectrogram"
     table: ClassVar[str] = "spectrogram"
     dim: ClassVar[int] = spectrogram.NUM_BINS
+    spectral: ClassVar[bool] = True
     window: ClassVar[str] = "hamming-symmetric"
     nfft: ClassVar[int] = lfcc.NFFT
 
@@ -103,6 +105,7 @@ class RawFrontEnd:
     unit: ClassVar[str] = "samples"
     dim: ClassVar[int] = 1
     dumps: ClassVar[bool] = False
+    spectral: ClassVar[bool] = False
 
     def features(self, waveform: np.ndarray, fs: int) -> np.ndarray:
         """(samples, 1) float32 view of a mono float waveform (full scale +-1)."""

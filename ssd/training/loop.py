@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ssd.audio.codecs import CodecError, CodecUnavailable
+from ssd.augment import freq_mask
 from ssd.augment.codec import CodecAugmenter, CodecSettings, settings_of
 from ssd.augment.rawboost import algorithm_of, crop_augmenter
 from ssd.data.dataset import RandomCropDataset, collate_crops, open_table, read_speakers
@@ -117,6 +118,7 @@ class Harness:
         try:
             boost = algorithm_of(data["rawboost"])
             codec = settings_of(data["codec"])
+            masking = freq_mask.settings_of(data["freq_mask"])
         except ValueError as err:
             raise TrainingError(str(err)) from None
         # Augmentation under a dumped front end (LFCC, spectrogram): training crops are cut from the audio
@@ -153,6 +155,8 @@ class Harness:
                 features = functools.partial(frontend.features, fs=fs)
             if boost or features is not None:
                 augment = crop_augmenter(boost, fs, features)
+        if masking is not None:
+            augment = self._with_freq_mask(augment, masking, frontend)
         self.codec = None if codec is None else self._codec_augmenter(codec)
         self.dataset = RandomCropDataset(self.train_table, crop, int(cfg["seed"]), target, augment,
                                          utterance=self.codec)
@@ -176,6 +180,21 @@ class Harness:
             self._write_run_files()
 
     # --- set-up -------------------------------------------------------------------------------
+    @staticmethod
+    def _with_freq_mask(augment, settings: freq_mask.FreqMaskSettings, frontend):
+        """``augment`` (None, or RawBoost/features of the crop) followed by frequency masking."""
+        if not frontend.spectral:
+            raise TrainingError(f"data.freq_mask masks frequency bins, and the {frontend.name} front end has "
+                                "none (a spectrogram front end has: model.frontend spectrogram or "
+                                "spectrogram_4ms)")
+        try:
+            mask = freq_mask.freq_masker(settings, frontend.dim)
+        except ValueError as err:
+            raise TrainingError(str(err)) from None
+        if augment is None:
+            return mask
+        return lambda crop, rng: mask(augment(crop, rng), rng)
+
     def _codec_augmenter(self, settings: CodecSettings) -> CodecAugmenter:
         """Codec augmentation over the training audio; its cache defaults to ``<train_dir>/codec_cache``."""
         cache_dir = settings.cache_dir or Path(self.cfg["data"]["train_dir"]) / "codec_cache"

@@ -33,6 +33,9 @@ class ResNetConfig:
     pool_channels: int = 256  # output of the frequency-collapsing conv, input of the pooling
     embedding_dim: int = 256
     pool_noise: float = 1e-5  # std of the noise added before the pooling std, training only
+    # Zero each block's last conv after the reference initialisation, so that every block starts as its
+    # shortcut (Goyal et al. 2017's zero-init residual): off is the reference.
+    zero_init_residual: bool = False
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None) -> ResNetConfig:
@@ -49,6 +52,9 @@ class ResNetConfig:
         if len(out.channels) != 4 or len(out.blocks) != 4:
             raise ValueError(f"model.resnet.channels and blocks need 4 stages, got {out.channels}, "
                              f"{out.blocks}")
+        if not isinstance(out.zero_init_residual, bool):
+            raise ValueError(f"model.resnet.zero_init_residual must be true or false, got "
+                             f"{out.zero_init_residual!r}")
         if min(out.blocks) < 1 or min(out.channels) < 1:
             raise ValueError(f"model.resnet.channels/blocks must be positive, got {out.channels}, "
                              f"{out.blocks}")
@@ -102,7 +108,8 @@ class ResNetBackbone(nn.Module):
         self.pooling = AttentiveStatsPooling(c.pool_channels, c.pool_noise)
 
     def _init_weights(self) -> None:
-        """The reference initialisation: He-normal (fan-out) convs, He-uniform linears, BN at identity."""
+        """The reference initialisation: He-normal (fan-out) convs, He-uniform linears, BN at identity;
+        with ``zero_init_residual`` the blocks' last convs are then zeroed (the same random draws)."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, a=0, mode="fan_out")
@@ -111,6 +118,10 @@ class ResNetBackbone(nn.Module):
             elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        if self.config.zero_init_residual:
+            for m in self.modules():
+                if isinstance(m, PreActBlock):
+                    nn.init.zeros_(m.conv2.weight)
 
     def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = as_image(feats, self.config.feat_dim)

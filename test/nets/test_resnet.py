@@ -87,3 +87,22 @@ def test_pooling_noise_is_added_in_training_only():
     a, b = pool(frames), pool(frames)
     assert torch.equal(a[:, :8], b[:, :8])  # the weighted sum has no noise
     assert not torch.equal(a[:, 8:], b[:, 8:])
+
+
+def test_zero_init_residual_zeroes_only_the_blocks_last_convs_after_the_same_draws():
+    torch.manual_seed(3)
+    reference = ResNetBackbone(MINI)
+    torch.manual_seed(3)
+    zeroed = ResNetBackbone({**MINI, "zero_init_residual": True})
+    last_convs = {f"{name}.conv2.weight" for name, m in zeroed.named_modules() if name.endswith(".0")}
+    assert len(last_convs) == 4
+    for name, value in zeroed.state_dict().items():
+        if name in last_convs:
+            assert not value.any() and reference.state_dict()[name].any()
+        else:
+            assert torch.equal(value, reference.state_dict()[name]), name
+    block, x = zeroed.layer2[0], torch.randn(2, 8, 6, 10)
+    pre = torch.relu(block.bn1(x))
+    assert torch.equal(block(x), block.shortcut(pre))  # each block starts as its shortcut
+    with pytest.raises(ValueError, match="zero_init_residual must be true or false, got 'yes'"):
+        ResNetBackbone({**MINI, "zero_init_residual": "yes"})

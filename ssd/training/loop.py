@@ -43,6 +43,7 @@ from ssd.frontend.ssl import SslBackbone, resolve_training_config
 from ssd.inference import score_table
 from ssd.metrics.eer import compute_eer
 from ssd.tasks.multitask import MultiTaskModel, MultiTaskTrainer, recon_lfcc
+from ssd.training import ema
 from ssd.training.history import plot_history, write_history
 from ssd.utils import config as config_lib
 from ssd.utils.checkpoint import load_checkpoint, load_model_state, save_checkpoint
@@ -172,10 +173,16 @@ class Harness:
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
         self.last_plot = time.perf_counter()
+        if checkpoint is None and isinstance(self.model.backbone, SslBackbone) \
+                and self.model.backbone.encoder.config.checkpoint:
+            self.model.backbone.encoder.load_pretrained()
+        try:
+            decay = ema.check_decay(train["ema"])
+        except ValueError as err:
+            raise TrainingError(str(err)) from None
+        self.average = ema.WeightAverage(self.model, decay) if decay else None
         if checkpoint is not None:
             self._restore(checkpoint)
-        elif isinstance(self.model.backbone, SslBackbone) and self.model.backbone.encoder.config.checkpoint:
-            self.model.backbone.encoder.load_pretrained()
         if ctx.is_main:
             self._write_run_files()
 
@@ -272,6 +279,8 @@ class Harness:
                                 f"can run {', '.join(self.codec_choices) or 'none'} (install the same "
                                 "packages, or --force)")
         load_model_state(self.model, checkpoint["model"], str(self.last_path))
+        if self.average is not None:
+            self.average.load_state_dict(checkpoint["average"])
         self.trainer.load_state_dict(checkpoint["trainer"])
         self.start_epoch = int(checkpoint["epoch"]) + 1
         self.global_step = int(checkpoint["global_step"])
@@ -353,6 +362,8 @@ class Harness:
             out = self.trainer.train_step(feats, labels.to(self.ctx.device), speakers.to(self.ctx.device),
                                           target[0] if target else None)
             self.global_step += 1
+            if self.average is not None:
+                self.average.update(self.model)
             if keys is None:
                 keys = sorted(out)
             elif sorted(out) != keys:
@@ -379,10 +390,10 @@ class Harness:
         return {k: float(totals[i + 1] / totals[0]) for i, k in enumerate(keys)}, int(totals[0])
 
     def _dev_eer(self, epoch: int) -> float:
-        """Dev EER of the current weights; every rank scores a contiguous share of the dev set."""
+        """Dev EER of the scored model; every rank scores a contiguous share of the dev set."""
         shares = np.array_split(np.arange(len(self.dev_table)), self.ctx.world_size)
         mine = shares[self.ctx.rank]
-        scores = score_table(self.model, self.dev_table, self.length, self.hop,
+        scores = score_table(self.scored_model, self.dev_table, self.length, self.hop,
                              int(self.cfg["eval"]["batch_size"]), self.ctx.device, indices=mine,
                              progress=self.ctx.is_main, desc=f"epoch {epoch} dev scoring",
                              policy=self.policy)
@@ -394,14 +405,21 @@ class Harness:
         eer, _ = compute_eer(allscores[labels == 0], allscores[labels == 1])
         return float(eer)
 
+    @property
+    def scored_model(self) -> MultiTaskModel:
+        """What dev scoring sees and best.pt keeps: the weight average (train.ema), else the weights."""
+        return self.model if self.average is None else self.average.module
+
     def _save(self, epoch: int, improved: bool, rng_states: list[dict[str, Any]]) -> None:
         state = {"config": self.cfg, "epoch": epoch, "global_step": self.global_step,
                  "speakers": self.speakers, "model": self.model.state_dict(),
                  "trainer": self.trainer.state_dict(), "rng": rng_states, "history": self.history,
                  "best": self.best, "codec_choices": self.codec_choices}
+        if self.average is not None:
+            state["average"] = self.average.state_dict()
         save_checkpoint(self.last_path, state)
         model_only = {"config": self.cfg, "epoch": epoch, "speakers": self.speakers,
-                      "model": state["model"], "dev_eer": self.history[-1]["dev_eer"]}
+                      "model": self.scored_model.state_dict(), "dev_eer": self.history[-1]["dev_eer"]}
         if improved:
             save_checkpoint(self.best_path, model_only)
         keep = int(self.cfg["train"]["keep_every"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -209,3 +210,28 @@ def test_early_stopping_after_patience_epochs_and_on_resume(dumps: dict[str, Pat
     last = load_checkpoint(exp / "last.pt")
     assert last["epoch"] > stopped and (last["epoch"] - last["best"]["epoch"] == 5 or last["epoch"] == 30)
     assert len((exp / "history.tsv").read_text().splitlines()) == 1 + last["epoch"]
+
+
+def test_run_scores_and_keeps_the_average_and_resumes_it_exactly(dumps: dict[str, Path],
+                                                                 tmp_path: Path) -> None:
+    ema = ["--train.ema", "0.8"]
+    main(train_argv(dumps, tmp_path / "whole", "recon", "ocsoftmax", *ema))
+    main(train_argv(dumps, tmp_path / "split", "recon", "ocsoftmax", *ema, "--epochs", "1"))
+    shutil.copy(tmp_path / "split" / "last.pt", tmp_path / "epoch1.pt")
+    main(train_argv(dumps, tmp_path / "split", "recon", "ocsoftmax", *ema, "--epochs", "2"))
+    whole, split = (load_checkpoint(tmp_path / name / "last.pt") for name in ("whole", "split"))
+    assert whole["average"]["updates"] == whole["global_step"] == 10
+    for key, value in whole["average"]["model"].items():
+        assert torch.equal(value, split["average"]["model"][key]), key
+    assert whole["history"] == [{**h, "seconds": w["seconds"]} for h, w in
+                                zip(split["history"], whole["history"], strict=True)]
+    # The kept model is the average of the best epoch, not the weights the optimiser left there.
+    best = load_checkpoint(tmp_path / "whole" / "best.pt")
+    at_best = whole if best["epoch"] == 2 else load_checkpoint(tmp_path / "epoch1.pt")
+    assert best["model"].keys() == at_best["model"].keys()
+    for key, value in best["model"].items():
+        assert torch.equal(value, at_best["average"]["model"][key]), key
+    assert any(not torch.equal(v, at_best["model"][k]) for k, v in best["model"].items()
+               if v.dtype.is_floating_point)
+    with pytest.raises(SystemExit):
+        main(train_argv(dumps, tmp_path / "split", "recon", "ocsoftmax", "--train.ema", "0.9"))

@@ -28,6 +28,7 @@ from ssd.metrics.calibration import CALIBRATION_FILE, Calibration, fit_calibrati
 from ssd.metrics.cllr import cllr
 from ssd.metrics.dcf import act_dcf
 from ssd.metrics.eer import DetCurve
+from ssd.metrics.fusion import FUSION_FILE
 from ssd.metrics.report import ScoreReport, SortedTrials, add_intervals, evaluate
 from ssd.metrics.results_md import Environment, experiment_markdown, summary_markdown
 from ssd.metrics.scorefiles import (
@@ -237,8 +238,8 @@ def run_stage5(
     env = Environment.collect(data_root, sets, tdcf, command, ci.describe(), calibrate_on)
     results = []
     for exp_dir in exp_dirs:
-        config = exp_dir / "config.yaml"
-        exp = ExperimentResult(exp_dir, config if config.is_file() else None, _read_model_info(exp_dir))
+        config = next((p for p in (exp_dir / "config.yaml", exp_dir / FUSION_FILE) if p.is_file()), None)
+        exp = ExperimentResult(exp_dir, config, _read_model_info(exp_dir))
         for set_name in sets:
             score_file = exp_dir / "scores" / f"{set_name}.txt"
             if not (data_root / set_name / "utt2label").is_file() and _unlabelled(score_file):

@@ -9,6 +9,7 @@
 #   stage 3 train     dump/<frontend>/{train,dev} -> exp/<tag_prefix><loss>_<variant>/best.pt, one per variant
 #                     (and exp/<system>/ for each reference system of --systems, e.g. lfcc_gmm)
 #   stage 4 infer     dump/<frontend>/<set>, best.pt -> exp/<tag>/scores/<set>.txt
+#                     (and exp/<tag>+<system>/scores/<set>.txt, each variant fused with --fuse-with)
 #   stage 5 score     scores + dump/<frontend>/<set>/asv_scores.txt -> exp/<tag>/RESULTS.md, RESULTS.md
 #   stage 6 pack      exp/<tag>, scores           -> exp/<tag>/packed/<tag>.zip (for ssd-detect --model)
 #
@@ -61,6 +62,7 @@ infer_opts=""         # extra options for ssd.bin.infer
 score_opts=""         # extra options for ssd.bin.results
 pack_opts=""          # extra options for ssd.bin.pack (stage 6)
 systems=""            # reference systems trained and scored beside the variants: lfcc_gmm (the ASVspoof 2019 LFCC-GMM baseline, on an LFCC dump beside any front end)
+fuse_with=""          # a reference system of --systems fused with every variant in stage 4: exp/<tag>+<system>, the mean of their scores standardised on --dev-set (README "Fusing each variant with the LFCC-GMM")
 gmm_opts=""           # extra options for ssd.bin.train_gmm, e.g. "--components 128 --max-frames 2000000"
 model=""              # evaluate this trained detector (a packed .zip or an experiment dir) instead of training: stages 3 and 6 skipped
 # End configuration section.
@@ -127,6 +129,26 @@ if [ -z "${model}" ]; then
   for system in ${systems}; do
     case "${system}" in lfcc_gmm) ;; *) log "error: --systems ${system}: not lfcc_gmm"; exit 2 ;; esac
     add_runs "${system}" "${system}"
+  done
+fi
+# Fusions of each variant's run with the --fuse-with system's run of the same seed: "fused member system".
+fusions=()
+case " ${systems} " in
+  *" ${fuse_with} "*) ;;
+  *) [ -z "${fuse_with}" ] || log "note: --fuse-with ${fuse_with} is not among --systems (${systems:-none}): nothing is fused"
+     fuse_with="" ;;
+esac
+[ -z "${model}" ] || fuse_with=""  # nothing is trained with --model, so there is nothing to fuse
+if [ -n "${fuse_with}" ]; then
+  for run in "${runs[@]}"; do
+    read -r tag variant seed <<< "${run}"
+    [ "${variant}" = "${fuse_with}" ] && continue
+    case " ${systems} " in *" ${variant} "*) continue ;; esac
+    if [ ${#seed_list[@]} -le 1 ]; then
+      fusions+=("${tag}+${fuse_with} ${tag} ${fuse_with}")
+    else
+      fusions+=("${tag%_s"${seed}"}+${fuse_with}_s${seed} ${tag} ${fuse_with}_s${seed}")
+    fi
   done
 fi
 # shellcheck disable=SC2086  # test_sets is a list
@@ -346,6 +368,18 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
     done
     log "${tag}: scores in ${expdir}/${tag}/scores/"
   done
+  for fusion in "${fusions[@]}"; do
+    read -r fused member system <<< "${fusion}"
+    # The members' dev scores standardise them: this run's, or an earlier one's when dev is not scored now.
+    if [ ! -f "${expdir}/${member}/scores/${dev_set}.txt" ] || [ ! -f "${expdir}/${system}/scores/${dev_set}.txt" ]; then
+      log "note: ${fused}: no ${dev_set} scores of ${member} and ${system} to standardise on: not fused (score ${dev_set} too, or --fuse-with \"\")"
+      continue
+    fi
+    # shellcheck disable=SC2086  # test_sets is a list
+    python -m ssd.bin.fuse --exp-dirs "${expdir}/${member}" "${expdir}/${system}" --sets ${test_sets} \
+      --norm-set "${dev_set}" --out-dir "${expdir}/${fused}"
+    log "${fused}: ${member} fused with ${system}, scores in ${expdir}/${fused}/scores/"
+  done
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
@@ -354,6 +388,10 @@ if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
   for run in "${runs[@]}"; do
     read -r tag _ _ <<< "${run}"
     exp_dirs+=("${expdir}/${tag}")
+  done
+  for fusion in "${fusions[@]}"; do
+    read -r fused _ _ <<< "${fusion}"
+    if [ -d "${expdir}/${fused}/scores" ]; then exp_dirs+=("${expdir}/${fused}"); fi  # stage 4 noted any it could not fuse
   done
   seed_opts=()
   if [ ${#seed_list[@]} -gt 1 ]; then

@@ -33,11 +33,14 @@ done
 # corpus a small one that runs in minutes on a laptop. Options given to run.sh come last and win.
 # Every run trains the official LFCC-GMM baseline beside the detectors (512 components, the organisers'
 # setting, on either corpus), as the reference row of RESULTS.md; stage 2 dumps the LFCC it reads
-# whatever the detectors' front end.
+# whatever the detectors' front end. Each variant is also fused with it (exp/<tag>+lfcc_gmm, README
+# "Fusing each variant with the LFCC-GMM"): the two see different traces, and together they catch more
+# of the attacks unseen in training.
 train_base=conf/train_mini_spectrogram_4ms.yaml
 nj=2
 require_gpu=false
 systems=lfcc_gmm
+fuse_with=lfcc_gmm
 if [ -n "${corpus}" ]; then
   train_base=conf/train_base.yaml
   nj=16
@@ -73,4 +76,5 @@ esac
   --tag-prefix "${tag_prefix}" \
   --require-gpu "${require_gpu}" \
   --systems "${systems}" \
+  --fuse-with "${fuse_with}" \
   "${args[@]}"

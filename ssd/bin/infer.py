@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from ssd.data.datadir import c_sorted, read_kv
 from ssd.data.dataset import FeatureTable, WaveTable
 from ssd.frontend.dump_settings import check_dump_settings
 from ssd.inference import load_model, score_table, table_plan
+from ssd.utils.cli import run_logged
 from ssd.utils.distributed import pick_device
 from ssd.utils.fileio import atomic_write
 
@@ -61,13 +61,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    try:
-        run(args)
-    except (ValueError, FileNotFoundError) as e:
-        log.error("%s", e)
-        raise SystemExit(1) from None
+    run_logged(lambda: run(args), log, errors=(ValueError, FileNotFoundError))
 
 
 def parse_shard(text: str) -> tuple[int, int]:

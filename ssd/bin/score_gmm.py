@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ssd.baselines.lfcc_gmm import MODEL_NAME, LfccGmm, open_table, score_table, write_scores
+from ssd.utils.cli import run_logged
 
 log = logging.getLogger("ssd.bin.score_gmm")
 
@@ -37,13 +37,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
-                        format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    try:
-        run(args)
-    except (ValueError, FileNotFoundError) as e:
-        log.error("%s", e)
-        raise SystemExit(1) from None
+    run_logged(lambda: run(args), log, errors=(ValueError, FileNotFoundError))
 
 
 def run(args: argparse.Namespace) -> None:

@@ -100,6 +100,16 @@ def test_reference_systems_run_without_variants(trained_recipe, scratch_recipe):
     assert "nothing to run: --variants and --systems are both empty" in nothing.stderr
 
 
+def test_fuse_with_needs_its_system(scratch_recipe):
+    """run.sh fuses with lfcc_gmm by default; without that system there is nothing to fuse, and the recipe
+    says so instead of failing."""
+    no_stage = ("--stage", "99", "--stop-stage", "99")
+    alone = _run(scratch_recipe, "run.sh", *no_stage, "--systems", "")
+    assert alone.returncode == 0, alone.stderr
+    assert "note: --fuse-with lfcc_gmm is not among --systems (none): nothing is fused" in alone.stderr
+    assert "nothing is fused" not in _run(scratch_recipe, "run.sh", *no_stage).stderr
+
+
 def test_mini_corpus_keeps_its_profile_under_train_opts(trained_recipe, repo_root):
     """The recipe tests train with --train-opts "--epochs 1" only: the mini profile must still apply."""
     conf = repo_root / RECIPE / "conf"

@@ -73,6 +73,30 @@ def test_lfcc_gmm_is_the_reference_row(trained_recipe):
     assert "lfcc_gmm/gmm.npz exists (remove it to train again)" in again.stderr
 
 
+def test_each_variant_is_fused_with_the_gmm(trained_recipe):
+    """--fuse-with lfcc_gmm (run.sh's default): exp/<tag>+lfcc_gmm holds, per set, the mean of the variant's
+    and the GMM's scores, each standardised by its own dev scores; a row of RESULTS.md, not packed."""
+    gmm = trained_recipe / "exp" / "lfcc_gmm" / "scores"
+    for tag in VARIANTS:
+        fused = trained_recipe / "exp" / f"{tag}+lfcc_gmm"
+        members = [trained_recipe / "exp" / tag / "scores", gmm]
+        stats = []
+        for scores in members:
+            dev = np.array([s for *_, s in read_scores(scores / "dev.txt").values()])
+            stats.append((dev.mean(), dev.std()))
+        for subset in ("dev", "eval"):
+            got = read_scores(fused / "scores" / f"{subset}.txt")
+            tables = [read_scores(m / f"{subset}.txt") for m in members]
+            assert got.keys() == tables[0].keys() == tables[1].keys()
+            for utt, (attack, key, score) in got.items():
+                assert (attack, key) == tables[0][utt][:2]
+                expected = np.mean([(t[utt][2] - m) / sd for t, (m, sd) in zip(tables, stats, strict=True)])
+                assert score == pytest.approx(expected, abs=1e-6)
+        assert json.loads((fused / "fusion.json").read_text())["norm_set"] == "dev"
+        assert f"| {tag}+lfcc_gmm |" in (trained_recipe / "RESULTS.md").read_text()
+        assert (fused / "scores" / "eval.json").is_file() and not (fused / "packed").exists()
+
+
 def test_packed_model_reproduces_stage_4(trained_recipe):
     tag = "ocsoftmax_all"
     model = trained_recipe / "exp" / tag / "packed" / f"{tag}.zip"
@@ -98,20 +122,40 @@ def test_sharded_inference_is_byte_identical(trained_recipe):
     assert scores.read_bytes() == single
 
 
+def test_no_dev_scores_means_no_fusion_said_and_skipped(trained_recipe, tmp_path):
+    """A run that scores eval alone has no dev scores to standardise on: stage 4 says which fusion it
+    leaves out, and stage 5 reports the rest."""
+    recipe = link_recipe(tmp_path / "eval_only")
+    os.symlink(trained_recipe / "dump", recipe / "dump")
+    result = run_recipe(recipe, "--stage", "3", "--stop-stage", "5", *TINY_TRAINING, "--variants", "vanilla",
+                        "--test-sets", "eval", "--gmm-opts", "--components 4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ("note: ocsoftmax_vanilla+lfcc_gmm: no dev scores of ocsoftmax_vanilla and lfcc_gmm to "
+            "standardise on: not fused") in result.stderr
+    assert not (recipe / "exp" / "ocsoftmax_vanilla+lfcc_gmm").exists()
+    assert "| ocsoftmax_vanilla |" in (recipe / "RESULTS.md").read_text()
+
+
 def test_several_seeds_train_each_variant_and_aggregate(trained_recipe, repo_root, tmp_path):
-    """--seeds "0 1": exp/<tag>_s<seed> per run, and stage 5 adds the seed statistics."""
+    """--seeds "0 1": exp/<tag>_s<seed> per run, each fused with the GMM of its own seed, and stage 5 adds
+    the seed statistics of both."""
     recipe = link_recipe(tmp_path / "seeds")
     os.symlink(trained_recipe / "dump", recipe / "dump")
-    result = run_recipe(recipe, "--stage", "3", "--stop-stage", "5", "--variants", "spk", "--systems", "",
-                        "--seeds", "0 1", "--train-opts", "--epochs 1")
+    result = run_recipe(recipe, "--stage", "3", "--stop-stage", "5", "--variants", "spk", "--seeds", "0 1",
+                        "--train-opts", "--epochs 1", "--gmm-opts", "--components 4")
     assert result.returncode == 0, result.stderr[-3000:]
     for seed in (0, 1):
         config = (recipe / "exp" / f"ocsoftmax_spk_s{seed}" / "config.yaml").read_text()
         assert f"seed: {seed}\n" in config
     assert not (recipe / "exp" / "ocsoftmax_spk").exists()
+    for seed in (0, 1):
+        fusion = json.loads((recipe / "exp" / f"ocsoftmax_spk+lfcc_gmm_s{seed}" / "fusion.json").read_text())
+        members = [m["exp_dir"] for m in fusion["members"]]
+        assert members == [f"exp/ocsoftmax_spk_s{seed}", f"exp/lfcc_gmm_s{seed}"]
     results = (recipe / "RESULTS.md").read_text()
     assert "## Seeds" in results
-    assert (recipe / "seeds.json").is_file()
+    seeds = json.loads((recipe / "seeds.json").read_text())
+    assert "ocsoftmax_spk+lfcc_gmm" in json.dumps(seeds)
 
 
 def test_default_profile_model_exports_to_onnx(trained_recipe, tmp_path):

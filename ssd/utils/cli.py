@@ -1,4 +1,4 @@
-"""What every ``python -m ssd.bin.*`` command does around its work: log lines on stderr, and a data error
+"""What a ``python -m ssd.bin.*`` command does around its work: log lines on stderr, and a data error
 reported as one line naming the file, with exit status 1, rather than a traceback."""
 
 from __future__ import annotations
